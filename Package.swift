@@ -1,0 +1,30 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "metastable",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "metastable", targets: ["metastable"]),
+        .library(name: "Metastable", targets: ["Metastable"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // Tiny C helpers the walk kernel inlines: prefetch, an optimisation barrier for
+        // branchless selects, aligned huge-page allocation.
+        .target(name: "CMetastableSupport"),
+        // The science: chains, randomness, walks, statistics, exact solves, experiments.
+        .target(
+            name: "Metastable",
+            dependencies: ["CMetastableSupport", .product(name: "Yams", package: "Yams")]
+        ),
+        .executableTarget(
+            name: "metastable",
+            dependencies: ["Metastable", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "MetastableTests", dependencies: ["Metastable"]),
+    ]
+)

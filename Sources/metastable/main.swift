@@ -1,0 +1,2 @@
+import Metastable
+print("metastable")
