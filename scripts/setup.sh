@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# One-time set-up on a fresh Debian machine (run as root, or with sudo available):
+# the C libraries the cluster layer links, and the Python packages the plotting script and
+# the interoperability tests use. Safe to run again: it skips what is already there.
+set -euo pipefail
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+
+packages=(libzmq3-dev libprotobuf-c-dev protobuf-c-compiler)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! python3 -c "import numpy, scipy, matplotlib" >/dev/null 2>&1; then
+  echo "setup: installing numpy, scipy, matplotlib" >&2
+  python3 -m pip install --quiet --root-user-action=ignore numpy scipy matplotlib
+fi
