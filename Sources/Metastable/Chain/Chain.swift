@@ -15,6 +15,15 @@ public enum EdgeKind: UInt8, Sendable, Hashable, Codable, CaseIterable, CustomSt
         }
     }
 
+    /// Merged duplicate entries keep the hardest kind: sparse over decoy over dense.
+    var hardness: Int {
+        switch self {
+        case .dense: 0
+        case .decoy: 1
+        case .sparse: 2
+        }
+    }
+
     public init?(name: String) {
         switch name.lowercased() {
         case "dense": self = .dense
@@ -75,6 +84,10 @@ public struct Chain: Sendable {
         guard rowOffsets.count == stateCount + 1, rowOffsets.first == 0, rowOffsets.last == columns.count else {
             throw ChainError(.inconsistent, "row offsets do not match \(stateCount) states and \(columns.count) entries")
         }
+        // Non-decreasing offsets from 0 to columns.count keep every row inside the arrays.
+        if let x = (0..<stateCount).first(where: { rowOffsets[$0] > rowOffsets[$0 + 1] }) {
+            throw ChainError(.inconsistent, "row offsets decrease at row \(x)", row: x)
+        }
         guard probabilities.count == columns.count else {
             throw ChainError(.inconsistent, "\(columns.count) columns but \(probabilities.count) probabilities")
         }
@@ -105,9 +118,6 @@ public struct Chain: Sendable {
         var order = [Int]()
         for x in 0..<stateCount {
             let lo = rowOffsets[x], hi = rowOffsets[x + 1]
-            guard lo <= hi else {
-                throw ChainError(.inconsistent, "row offsets decrease at row \(x)", row: x)
-            }
             order.removeAll(keepingCapacity: true)
             order.append(contentsOf: lo..<hi)
             var sum = uniformMass.isEmpty ? 0 : uniformMass[x]
@@ -126,19 +136,21 @@ public struct Chain: Sendable {
             }
             if normalize {
                 guard sum > 0 else { throw ChainError(.badRowSum, "row \(x) is empty and cannot be normalized", row: x) }
+                guard sum.isFinite else { throw ChainError(.badRowSum, "row \(x) sums to \(sum) and cannot be normalized", row: x) }
             } else if abs(sum - 1) > Chain.rowSumTolerance {
-                throw ChainError(.badRowSum, "row \(x) sums to \(sum), not 1 (tolerance \(Chain.rowSumTolerance)); --normalize rescales rows", row: x)
+                throw ChainError(.badRowSum, "row \(x) sums to \(sum), not 1 (tolerance \(Chain.rowSumTolerance))", row: x)
             }
-            let scale = normalize ? 1 / sum : 1
-            if !outUniform.isEmpty { outUniform[x] *= scale }
+            // Dividing (not multiplying by 1/sum) stays finite for tiny sums.
+            let divisor = normalize ? sum : 1
+            if !outUniform.isEmpty { outUniform[x] /= divisor }
             order.sort { columns[$0] < columns[$1] }
             var last: UInt32? = nil
             for e in order {
-                let p = probabilities[e] * scale
+                let p = probabilities[e] / divisor
                 if p == 0 { continue }
                 if columns[e] == last {
                     outProbabilities[outProbabilities.count - 1] += p
-                    if kinds[e].rawValue > outKinds[outKinds.count - 1].rawValue { outKinds[outKinds.count - 1] = kinds[e] }
+                    if kinds[e].hardness > outKinds[outKinds.count - 1].hardness { outKinds[outKinds.count - 1] = kinds[e] }
                 } else {
                     outColumns.append(columns[e])
                     outProbabilities.append(p)
@@ -168,11 +180,11 @@ public struct Chain: Sendable {
         for x in 0..<stateCount {
             let row = rowOffsets[x]..<rowOffsets[x + 1]
             guard uniformMass[x] > 0 else { count += row.count; continue }
-            let c = Int(clusters.labels[x])
-            let members = clusters.members(of: c)
+            let c = clusters.labels[x]
             // explicit entries inside the cluster merge with the uniform part
-            let inside = row.filter { clusters.labels[Int(columns[$0])] == UInt32(c) }.count
-            count += row.count - inside + members.count
+            var inside = 0
+            for e in row where clusters.labels[Int(columns[e])] == c { inside += 1 }
+            count += row.count - inside + clusters.size(of: Int(c))
         }
         return count
     }

@@ -14,8 +14,12 @@ public struct ClusterLabels: Sendable, Equatable {
     /// Builds the partition from one label per state. Labels must be `0..<clusterCount`
     /// and every cluster must be non-empty.
     public init(labels: [UInt32]) throws(ChainError) {
-        guard !labels.isEmpty else { throw ChainError(.empty, "no cluster labels") }
-        let clusterCount = Int(labels.max()!) + 1
+        guard let largest = labels.max() else { throw ChainError(.empty, "no cluster labels") }
+        // Every cluster must be non-empty, so there are at most as many clusters as states.
+        guard Int(largest) < labels.count else {
+            throw ChainError(.badLabel, "label \(largest) leaves clusters empty: labels must be 0..<K with K <= \(labels.count) states")
+        }
+        let clusterCount = Int(largest) + 1
         var counts = [Int](repeating: 0, count: clusterCount + 1)
         for l in labels { counts[Int(l) + 1] += 1 }
         if let empty = (0..<clusterCount).first(where: { counts[$0 + 1] == 0 }) {
