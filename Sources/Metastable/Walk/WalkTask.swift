@@ -1,0 +1,222 @@
+import Dispatch
+import Synchronization
+
+/// Hitting times and observer statistics of a set of walks. Everything is an exact
+/// integer count, so results of batches merge to the same value in any grouping.
+public struct WalkResult<Statistics: WalkStatistics>: Sendable, Equatable {
+    /// τ of each walk that hit; the cap, counted in `censoredCount`, for each that did not.
+    public var hittingTimes: WalkSamples
+    /// Steps taken by all walks, censored ones included.
+    public var steps: UInt64
+    public var statistics: Statistics
+
+    public init(hittingTimes: WalkSamples, steps: UInt64, statistics: Statistics) {
+        self.hittingTimes = hittingTimes
+        self.steps = steps
+        self.statistics = statistics
+    }
+
+    public mutating func merge(_ other: WalkResult) {
+        hittingTimes.merge(other.hittingTimes)
+        steps += other.steps
+        statistics.merge(other.statistics)
+    }
+}
+
+/// Where a run stands, reported after each batch.
+public struct WalkProgress: Sendable, Equatable {
+    public var batchesDone: Int
+    public var batchCount: Int
+    public var walksDone: Int
+    public var steps: UInt64
+}
+
+/// Walks on one graph from one start distribution to one target: τ = inf{t ≥ 0 : X_t ∈
+/// target}, capped at `maxSteps` (a walk that starts in the target has τ = 0; one that
+/// reaches the cap is censored, never dropped).
+///
+/// Walk i depends on (seed, i) only, so a range of indices is a unit of work that gives
+/// the same result on any thread, worker or machine. Built once per experiment: the
+/// start table and the target bitset live here.
+public final class WalkTask: @unchecked Sendable {
+    // @unchecked: the buffers are written in init only, then shared read-only.
+    public let graph: WalkGraph
+    public let maxSteps: UInt64
+    public let seed: UInt64
+    @usableFromInline let start: StartSampler
+    @usableFromInline let singleTarget: UInt32?
+    @usableFromInline let targetBits: AlignedBuffer<UInt64>
+    private let startRecords: AlignedBuffer<AliasRecord>?
+
+    public init(
+        graph: WalkGraph, start: StartDistribution, target: TargetSet, maxSteps: UInt64, seed: UInt64
+    ) throws(WalkError) {
+        let n = graph.stateCount
+        guard start.states.allSatisfy({ (0..<n).contains($0) }) else {
+            throw WalkError(.mismatch, "a start state is outside the graph's \(n) states")
+        }
+        guard target.bits.count == (n + 63) / 64, target.states.allSatisfy({ (0..<n).contains($0) }) else {
+            throw WalkError(.mismatch, "the target set was made for another number of states than the graph's \(n)")
+        }
+        self.graph = graph
+        self.maxSteps = maxSteps
+        self.seed = seed
+        singleTarget = target.states.count == 1 ? UInt32(target.states[0]) : nil
+        targetBits = try AlignedBuffer(target.bits)
+        if let x = start.pointMass {
+            startRecords = nil
+            self.start = StartSampler(state: UInt32(x), records: nil, count: 1)
+        } else {
+            let records = try AlignedBuffer<AliasRecord>(uninitializedCount: start.states.count)
+            var builder = AliasTableBuilder()
+            builder.build(outcomes: start.states.map { UInt32($0) }, probabilities: start.probabilities, into: records.base)
+            startRecords = records
+            self.start = StartSampler(state: 0, records: records.base, count: UInt64(start.states.count))
+        }
+    }
+
+    /// Runs walks `walks` on the calling thread, `walkers` at a time.
+    @inlinable
+    public func run<Observer: WalkObserver>(
+        walks: Range<Int>, walkers: Int = 32, observer: Observer.Type = HittingTimeObserver.self
+    ) throws(WalkError) -> WalkResult<Observer.Statistics> {
+        guard walks.lowerBound >= 0 else { throw WalkError(.badArgument, "walk indices start at 0, got \(walks)") }
+        guard walkers >= 1 else { throw WalkError(.badArgument, "walkers per thread must be at least 1, got \(walkers)") }
+        var o = try Observer(graph: graph, walkers: Swift.max(1, Swift.min(walkers, walks.count)))
+        let (times, steps) = withExtendedLifetime(self) { walk(walks, walkers: walkers, observer: &o) }
+        return WalkResult(hittingTimes: times, steps: steps, statistics: o.statistics())
+    }
+
+    /// Runs walks `0..<walks` on `threads` threads in batches of `batchSize` consecutive
+    /// indices, `walkersPerThread` at a time per thread. Batch boundaries do not depend on
+    /// the thread count, and batch results merge in batch order, so the result is the same
+    /// for any `threads` (and, counts being exact, any `batchSize` or `walkersPerThread`).
+    ///
+    /// `progress` is called after every batch, one call at a time, from a worker thread:
+    /// keep it short.
+    @inlinable
+    public func run<Observer: WalkObserver>(
+        walks: Int, threads: Int, batchSize: Int = 4096, walkersPerThread: Int = 32,
+        observer: Observer.Type = HittingTimeObserver.self,
+        progress: (@Sendable (WalkProgress) -> Void)? = nil
+    ) throws(WalkError) -> WalkResult<Observer.Statistics> {
+        guard walks >= 0 else { throw WalkError(.badArgument, "the number of walks must be non-negative, got \(walks)") }
+        guard threads >= 1 else { throw WalkError(.badArgument, "threads must be at least 1, got \(threads)") }
+        guard batchSize >= 1 else { throw WalkError(.badArgument, "the batch size must be at least 1, got \(batchSize)") }
+        // Checks the observer can run (cluster labels) before any thread starts.
+        var result = try run(walks: 0..<0, walkers: walkersPerThread, observer: Observer.self)
+        let batches = try WalkScheduler.run(
+            walks: walks, batchSize: batchSize, threads: threads, progress: progress
+        ) { (range) throws(WalkError) in
+            try self.run(walks: range, walkers: walkersPerThread, observer: Observer.self)
+        }
+        for batch in batches { result.merge(batch) }
+        return result
+    }
+
+    /// Picks the kernel specialisation for this graph and target.
+    @inlinable
+    func walk<Observer: WalkObserver>(
+        _ walks: Range<Int>, walkers: Int, observer: inout Observer
+    ) -> (WalkSamples, UInt64) {
+        let view = graph.view
+        switch graph.uniformLayout {
+        case .none:
+            return walk(walks, walkers: walkers, uniform: NoUniformSlots(), observer: &observer)
+        case .contiguous:
+            return walk(
+                walks, walkers: walkers, uniform: ContiguousUniformSlots(memberOffsets: view.memberOffsets!),
+                observer: &observer)
+        case .members:
+            return walk(
+                walks, walkers: walkers,
+                uniform: MemberUniformSlots(memberOffsets: view.memberOffsets!, members: view.members!),
+                observer: &observer)
+        }
+    }
+
+    @inlinable
+    func walk<Uniform: UniformSlots, Observer: WalkObserver>(
+        _ walks: Range<Int>, walkers: Int, uniform: Uniform, observer: inout Observer
+    ) -> (WalkSamples, UInt64) {
+        if let state = singleTarget {
+            return WalkKernel.run(
+                graph: graph.view, uniform: uniform, hit: SingleStateHit(state: state), start: start, seed: seed,
+                maxSteps: maxSteps, walks: walks, walkers: walkers, observer: &observer)
+        }
+        return WalkKernel.run(
+            graph: graph.view, uniform: uniform, hit: BitsetHit(bits: targetBits.base), start: start, seed: seed,
+            maxSteps: maxSteps, walks: walks, walkers: walkers, observer: &observer)
+    }
+}
+
+/// Runs `walks` walks from `start` until they hit `target` or take `maxSteps` steps, on
+/// `threads` threads; see `WalkTask.run(walks:threads:batchSize:walkersPerThread:observer:progress:)`.
+@inlinable
+public func runWalks<Observer: WalkObserver>(
+    _ graph: WalkGraph, from start: StartDistribution, to target: TargetSet, walks: Int, maxSteps: UInt64,
+    seed: UInt64, threads: Int, batchSize: Int = 4096, walkersPerThread: Int = 32,
+    observer: Observer.Type = HittingTimeObserver.self, progress: (@Sendable (WalkProgress) -> Void)? = nil
+) throws(WalkError) -> WalkResult<Observer.Statistics> {
+    try WalkTask(graph: graph, start: start, target: target, maxSteps: maxSteps, seed: seed).run(
+        walks: walks, threads: threads, batchSize: batchSize, walkersPerThread: walkersPerThread,
+        observer: Observer.self, progress: progress)
+}
+
+/// Hands out batches to threads and collects their results by batch index. The only
+/// shared state is the batch counter and the result slots behind one lock, taken once
+/// per batch.
+@usableFromInline
+enum WalkScheduler {
+    private struct Board<Statistics: WalkStatistics>: Sendable {
+        var results: [WalkResult<Statistics>?]
+        var progress: WalkProgress
+        var error: WalkError?
+    }
+
+    private final class Shared<Statistics: WalkStatistics>: Sendable {
+        let next = Atomic<Int>(0)
+        let board: Mutex<Board<Statistics>>
+
+        init(batchCount: Int) {
+            board = Mutex(Board(
+                results: Array(repeating: nil, count: batchCount),
+                progress: WalkProgress(batchesDone: 0, batchCount: batchCount, walksDone: 0, steps: 0)))
+        }
+    }
+
+    /// The results of batches [b·batchSize, min((b+1)·batchSize, walks)), in order of b.
+    /// Stops handing out batches at the first error, and throws it.
+    @usableFromInline
+    static func run<Statistics: WalkStatistics>(
+        walks: Int, batchSize: Int, threads: Int, progress: (@Sendable (WalkProgress) -> Void)?,
+        batch: @Sendable (Range<Int>) throws(WalkError) -> WalkResult<Statistics>
+    ) throws(WalkError) -> [WalkResult<Statistics>] {
+        let batchCount = walks / batchSize + (walks % batchSize == 0 ? 0 : 1)
+        let shared = Shared<Statistics>(batchCount: batchCount)
+        DispatchQueue.concurrentPerform(iterations: Swift.min(threads, batchCount)) { _ in
+            while true {
+                let b = shared.next.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard b < batchCount, shared.board.withLock({ $0.error == nil }) else { return }
+                let range = b * batchSize..<Swift.min((b + 1) * batchSize, walks)
+                let outcome = Result { () throws(WalkError) in try batch(range) }
+                shared.board.withLock { board in
+                    switch outcome {
+                    case .success(let result):
+                        board.results[b] = result
+                        board.progress.batchesDone += 1
+                        board.progress.walksDone += range.count
+                        board.progress.steps += result.steps
+                        progress?(board.progress)
+                    case .failure(let error):
+                        if board.error == nil { board.error = error }
+                    }
+                }
+            }
+        }
+        return try shared.board.withLock { board throws(WalkError) in
+            if let error = board.error { throw error }
+            return board.results.map { $0! }
+        }
+    }
+}
