@@ -407,10 +407,13 @@ struct ChainIOTests {
         // 0 -> 1 -> 2 -> 2; 3 <-> 3 alone.
         let chain = try ChainFile.parse("0,1,1\n1,2,1\n2,2,1\n3,3,1\n", format: .edgeList)
         try chain.checkReachable(from: 0, to: [2, 0, 1])
-        try chain.checkReachable(from: 3, to: [])
-        let unreachable = #expect(throws: ChainError.self) { try chain.checkReachable(from: 1, to: [2, 0, 3]) }
+        // A set is reachable when one of its states is.
+        try chain.checkReachable(from: 1, to: [2, 0, 3])
+        let empty = #expect(throws: ChainError.self) { try chain.checkReachable(from: 3, to: []) }
+        #expect(empty?.reason == .empty)
+        let unreachable = #expect(throws: ChainError.self) { try chain.checkReachable(from: 1, to: [0, 3]) }
         #expect(unreachable?.reason == .unreachable)
-        #expect(unreachable?.description == "target 0 is not reachable from state 1")
+        #expect(unreachable?.description == "none of the 2 target states is reachable from state 1")
         let badStart = #expect(throws: ChainError.self) { try chain.checkReachable(from: 4, to: [0]) }
         #expect(badStart?.reason == .badState)
         #expect(badStart?.description.contains("4") == true)

@@ -112,7 +112,7 @@ struct WalkTests {
     // MARK: hitting times
 
     /// Mean and unbiased variance from the exact sums.
-    static func moments(_ s: WalkSamples) -> (mean: Double, variance: Double) {
+    static func moments(_ s: IntegerSampleAccumulator) -> (mean: Double, variance: Double) {
         let n = Double(s.count), sum = Double(s.sum)
         return (sum / n, (Double(s.sumOfSquares) - sum * sum / n) / (n - 1))
     }

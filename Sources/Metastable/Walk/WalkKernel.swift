@@ -33,7 +33,7 @@ struct WalkKernel<Uniform: UniformSlots, Hit: HitTest, Observer: WalkObserver> {
     @usableFromInline var nextWalk: Int
     @usableFromInline let endWalk: Int
     @usableFromInline var active = 0
-    @usableFromInline var hittingTimes = WalkSamples()
+    @usableFromInline var hittingTimes = IntegerSampleAccumulator()
     @usableFromInline var steps: UInt64 = 0
 
     /// Runs `walks` and returns their hitting times and total steps.
@@ -41,7 +41,7 @@ struct WalkKernel<Uniform: UniformSlots, Hit: HitTest, Observer: WalkObserver> {
     static func run(
         graph: WalkGraphView, uniform: Uniform, hit: Hit, start: StartSampler, seed: UInt64, maxSteps: UInt64,
         walks: Range<Int>, walkers: Int, observer: inout Observer
-    ) -> (WalkSamples, UInt64) {
+    ) -> (IntegerSampleAccumulator, UInt64) {
         let capacity = Swift.max(1, Swift.min(walkers, walks.count))
         let state = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity)
         let random = UnsafeMutablePointer<WalkRandom>.allocate(capacity: capacity)

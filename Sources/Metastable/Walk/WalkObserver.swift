@@ -54,13 +54,13 @@ public struct HittingTimeObserver: WalkObserver {
 /// What the cluster observer saw in a batch.
 public struct ClusterStatistics: WalkStatistics {
     /// Per walk, the hard steps: steps whose target lies in another cluster.
-    public var hardSteps: WalkSamples
+    public var hardSteps: IntegerSampleAccumulator
     /// Per walk, the distinct clusters visited, the start's and the last state's included.
-    public var clustersVisited: WalkSamples
+    public var clustersVisited: IntegerSampleAccumulator
     /// Steps taken from each cluster, and steps from each cluster into each other one.
-    public var transitions: WalkTransitions
+    public var transitions: TransitionCounts
 
-    public init(hardSteps: WalkSamples, clustersVisited: WalkSamples, transitions: WalkTransitions) {
+    public init(hardSteps: IntegerSampleAccumulator, clustersVisited: IntegerSampleAccumulator, transitions: TransitionCounts) {
         self.hardSteps = hardSteps
         self.clustersVisited = clustersVisited
         self.transitions = transitions
@@ -101,8 +101,8 @@ public struct ClusterObserver: WalkObserver {
     /// Batch totals: steps from each cluster, and per entry of `graph.clusterPairs`.
     @usableFromInline let stepsIn: UnsafeMutablePointer<UInt64>
     @usableFromInline let pairCounts: UnsafeMutablePointer<UInt64>
-    @usableFromInline var hardSteps = WalkSamples()
-    @usableFromInline var clustersVisited = WalkSamples()
+    @usableFromInline var hardSteps = IntegerSampleAccumulator()
+    @usableFromInline var clustersVisited = IntegerSampleAccumulator()
     @usableFromInline let pairs: [(from: UInt32, to: UInt32)]
     /// Owns the memory behind the pointers.
     @usableFromInline let storage: [AnyObject]
@@ -207,7 +207,7 @@ public struct ClusterObserver: WalkObserver {
     }
 
     public func statistics() -> ClusterStatistics {
-        var transitions = WalkTransitions(clusterCount: clusterCount)
+        var transitions = TransitionCounts(clusterCount: clusterCount)
         var exits = [UInt64](repeating: 0, count: clusterCount)
         for (i, p) in pairs.enumerated() where pairCounts[i] > 0 {
             transitions.record(from: Int(p.from), to: Int(p.to), count: pairCounts[i])

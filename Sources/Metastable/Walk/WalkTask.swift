@@ -5,12 +5,12 @@ import Synchronization
 /// integer count, so results of batches merge to the same value in any grouping.
 public struct WalkResult<Statistics: WalkStatistics>: Sendable, Equatable {
     /// τ of each walk that hit; the cap, counted in `censoredCount`, for each that did not.
-    public var hittingTimes: WalkSamples
+    public var hittingTimes: IntegerSampleAccumulator
     /// Steps taken by all walks, censored ones included.
     public var steps: UInt64
     public var statistics: Statistics
 
-    public init(hittingTimes: WalkSamples, steps: UInt64, statistics: Statistics) {
+    public init(hittingTimes: IntegerSampleAccumulator, steps: UInt64, statistics: Statistics) {
         self.hittingTimes = hittingTimes
         self.steps = steps
         self.statistics = statistics
@@ -118,7 +118,7 @@ public final class WalkTask: @unchecked Sendable {
     @inlinable
     func walk<Observer: WalkObserver>(
         _ walks: Range<Int>, walkers: Int, observer: inout Observer
-    ) -> (WalkSamples, UInt64) {
+    ) -> (IntegerSampleAccumulator, UInt64) {
         let view = graph.view
         switch graph.uniformLayout {
         case .none:
@@ -138,7 +138,7 @@ public final class WalkTask: @unchecked Sendable {
     @inlinable
     func walk<Uniform: UniformSlots, Observer: WalkObserver>(
         _ walks: Range<Int>, walkers: Int, uniform: Uniform, observer: inout Observer
-    ) -> (WalkSamples, UInt64) {
+    ) -> (IntegerSampleAccumulator, UInt64) {
         if let state = singleTarget {
             return WalkKernel.run(
                 graph: graph.view, uniform: uniform, hit: SingleStateHit(state: state), start: start, seed: seed,

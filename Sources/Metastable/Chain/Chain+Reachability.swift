@@ -1,8 +1,7 @@
 extension Chain {
-    /// Checks that every target can be reached from `start` along transitions of positive
-    /// probability (`start` reaches itself). Throws `.badState` for a state out of range
-    /// and `.unreachable` naming the first target, in the given order, that cannot be
-    /// reached.
+    /// Checks that the target set can be reached from `start` along transitions of positive
+    /// probability (`start` reaches itself): at least one of `targets` must be reachable.
+    /// Throws `.badState` for a state out of range and `.unreachable` when none is.
     ///
     /// A breadth-first search over the chain's transitions, implicit uniform parts
     /// included: a state with uniform mass leads to every state of its cluster. Each
@@ -11,23 +10,24 @@ extension Chain {
         guard (0..<stateCount).contains(start) else {
             throw ChainError(.badState, "start state \(start) is out of range 0..<\(stateCount)")
         }
+        guard !targets.isEmpty else { throw ChainError(.empty, "the target set is empty") }
         if let bad = targets.first(where: { !(0..<stateCount).contains($0) }) {
             throw ChainError(.badState, "target state \(bad) is out of range 0..<\(stateCount)")
         }
         var seen = [Bool](repeating: false, count: stateCount)
-        var wanted = Set(targets)
+        let wanted = Set(targets)
+        var found = wanted.contains(start)
         var queue = [start]
         seen[start] = true
-        wanted.remove(start)
         var clusterExpanded = [Bool](repeating: false, count: clusters?.clusterCount ?? 0)
         var head = 0
         func visit(_ y: Int) {
             guard !seen[y] else { return }
             seen[y] = true
-            wanted.remove(y)
+            if wanted.contains(y) { found = true }
             queue.append(y)
         }
-        while head < queue.count, !wanted.isEmpty {
+        while head < queue.count, !found {
             let x = queue[head]
             head += 1
             for e in entries(of: x) where probabilities[e] > 0 { visit(Int(columns[e])) }
@@ -36,8 +36,9 @@ extension Chain {
                 for y in clusters.members(of: clusters[x]) { visit(Int(y)) }
             }
         }
-        if let unreachable = targets.first(where: { !seen[$0] }) {
-            throw ChainError(.unreachable, "target \(unreachable) is not reachable from state \(start)")
+        guard found else {
+            let what = targets.count == 1 ? "target \(targets[0]) is not" : "none of the \(targets.count) target states is"
+            throw ChainError(.unreachable, "\(what) reachable from state \(start)")
         }
     }
 }

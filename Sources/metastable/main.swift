@@ -1,2 +1,0 @@
-import Metastable
-print("metastable")
