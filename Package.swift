@@ -21,10 +21,23 @@ let package = Package(
             name: "Metastable",
             dependencies: ["CMetastableSupport", .product(name: "Yams", package: "Yams")]
         ),
+        // libzmq from the system (Debian: libzmq3-dev); headers in /usr/include.
+        .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
+        // protoc-c output for proto/metastable.proto, committed; scripts/gen-proto.sh makes it.
+        .target(
+            name: "MetastableWire",
+            linkerSettings: [.linkedLibrary("protobuf-c")]
+        ),
+        // ZeroMQ sockets and the wire codec; the coordinator and worker will live here too.
+        .target(
+            name: "MetastableCluster",
+            dependencies: ["Metastable", "MetastableWire", "CZeroMQ"]
+        ),
         .executableTarget(
             name: "metastable",
             dependencies: ["Metastable", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "MetastableTests", dependencies: ["Metastable"]),
+        .testTarget(name: "MetastableClusterTests", dependencies: ["MetastableCluster"]),
     ]
 )

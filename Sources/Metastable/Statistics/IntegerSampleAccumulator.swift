@@ -24,6 +24,34 @@ public struct IntegerSampleAccumulator: Sendable, Equatable {
 
     public init() {}
 
+    /// Rebuilds an accumulator from its parts, as the properties of the same names report
+    /// them (`min` and `max` are ignored when `count` is 0), or nil when no sequence of
+    /// `record` calls produces them: later arithmetic relies on their consistency.
+    package init?(
+        count: UInt64, censoredCount: UInt64, sum: UInt128, sumOfSquares: UInt128,
+        min: UInt64?, max: UInt64?, histogram: LogHistogram
+    ) {
+        guard censoredCount <= count, histogram.totalCount == count else { return nil }
+        if count > 0 {
+            // The extreme samples sit in the extreme non-empty bins, and bound the sum.
+            guard let min, let max, min <= max,
+                  histogram.counts.firstIndex(where: { $0 != 0 }) == LogHistogram.bin(for: min),
+                  histogram.counts.lastIndex(where: { $0 != 0 }) == LogHistogram.bin(for: max),
+                  UInt128(count) * UInt128(min) <= sum, sum <= UInt128(count) * UInt128(max),
+                  Self.exactScaledSumOfSquaredDeviations(count: count, sum: sum, sumOfSquares: sumOfSquares) != nil
+            else { return nil }
+            lowest = min
+            highest = max
+        } else {
+            guard sum == 0, sumOfSquares == 0 else { return nil }
+        }
+        _count = count
+        _censoredCount = censoredCount
+        _sum = sum
+        _sumOfSquares = sumOfSquares
+        _histogram = histogram
+    }
+
     /// The number of samples, censored ones included.
     @inlinable public var count: UInt64 { _count }
     /// The number of samples recorded at the cap by `recordCensored(_:)`.
@@ -107,23 +135,20 @@ extension IntegerSampleAccumulator: Codable {
     // would lose digits past 2^53.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        _count = try container.decode(UInt64.self, forKey: .count)
-        _censoredCount = try container.decode(UInt64.self, forKey: .censoredCount)
-        _sum = try Self.decodeUInt128(container, forKey: .sum)
-        _sumOfSquares = try Self.decodeUInt128(container, forKey: .sumOfSquares)
-        _histogram = try container.decode(LogHistogram.self, forKey: .histogram)
-        if _count > 0 {
-            lowest = try container.decode(UInt64.self, forKey: .min)
-            highest = try container.decode(UInt64.self, forKey: .max)
-        }
-        // Refuse what no sequence of `record` calls produces: later arithmetic relies on it.
-        guard _censoredCount <= _count, _histogram.totalCount == _count,
-              _count == 0 ? _sum == 0 && _sumOfSquares == 0 : lowest <= highest,
-              Self.exactScaledSumOfSquaredDeviations(count: _count, sum: _sum, sumOfSquares: _sumOfSquares) != nil
-        else {
+        let count = try container.decode(UInt64.self, forKey: .count)
+        let accumulator = Self(
+            count: count,
+            censoredCount: try container.decode(UInt64.self, forKey: .censoredCount),
+            sum: try Self.decodeUInt128(container, forKey: .sum),
+            sumOfSquares: try Self.decodeUInt128(container, forKey: .sumOfSquares),
+            min: count > 0 ? try container.decode(UInt64.self, forKey: .min) : nil,
+            max: count > 0 ? try container.decode(UInt64.self, forKey: .max) : nil,
+            histogram: try container.decode(LogHistogram.self, forKey: .histogram))
+        guard let accumulator else {
             throw DecodingError.dataCorrupted(.init(
                 codingPath: decoder.codingPath, debugDescription: "inconsistent sample accumulator"))
         }
+        self = accumulator
     }
 
     public func encode(to encoder: any Encoder) throws {

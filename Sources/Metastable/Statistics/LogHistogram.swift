@@ -20,6 +20,22 @@ public struct LogHistogram: Sendable, Equatable {
         counts = [UInt64](repeating: 0, count: Self.binCount)
     }
 
+    /// Rebuilds a histogram from its bins as `nonEmptyBins` lists them, or nil unless the
+    /// bins increase (a repeated bin would be ambiguous) and lie below `binCount`, and the
+    /// counts add up to at most `UInt64.max` (so that `totalCount` cannot overflow).
+    package init?(nonEmptyBins bins: some Sequence<(bin: Int, count: UInt64)>) {
+        self.init()
+        var previous = -1, total: UInt64 = 0
+        for (bin, count) in bins {
+            guard bin > previous, bin < Self.binCount else { return nil }
+            let (sum, overflow) = total.addingReportingOverflow(count)
+            guard !overflow else { return nil }
+            counts[bin] = count
+            previous = bin
+            total = sum
+        }
+    }
+
     /// The bin that holds `value`.
     @inlinable @inline(__always)
     public static func bin(for value: UInt64) -> Int {
@@ -99,20 +115,20 @@ public struct LogHistogram: Sendable, Equatable {
 
 extension LogHistogram: Codable {
     public init(from decoder: any Decoder) throws {
-        self.init()
         var container = try decoder.unkeyedContainer()
-        var previous = -1
+        var bins = [(bin: Int, count: UInt64)]()
         while !container.isAtEnd {
             var pair = try container.nestedUnkeyedContainer()
-            let bin = try pair.decode(Int.self), count = try pair.decode(UInt64.self)
-            // Bins must increase, as encoded: a repeated bin would be ambiguous.
-            guard bin > previous, bin < Self.binCount, pair.isAtEnd else {
-                throw DecodingError.dataCorruptedError(
-                    in: container, debugDescription: "expected [bin, count] with increasing bins below \(Self.binCount)")
+            bins.append((try pair.decode(Int.self), try pair.decode(UInt64.self)))
+            guard pair.isAtEnd else {
+                throw DecodingError.dataCorruptedError(in: pair, debugDescription: "expected [bin, count]")
             }
-            counts[bin] = count
-            previous = bin
         }
+        guard let histogram = LogHistogram(nonEmptyBins: bins) else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "expected [bin, count] with increasing bins below \(Self.binCount)")
+        }
+        self = histogram
     }
 
     public func encode(to encoder: any Encoder) throws {

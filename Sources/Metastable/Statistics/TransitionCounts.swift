@@ -17,7 +17,39 @@ public struct TransitionCounts: Sendable, Equatable {
         stepsIn = [UInt64](repeating: 0, count: clusterCount)
     }
 
+    /// Rebuilds counts from the steps taken in each cluster (one entry per cluster) and the
+    /// steps between clusters as `interClusterCounts` lists them, or nil unless every pair
+    /// has k ≠ l below the cluster count, count > 0 and comes in increasing (k, l) order, and
+    /// no cluster has more exits than steps.
+    package init?(stepsIn: [UInt64], interClusterCounts: some Sequence<(from: Int, to: Int, count: UInt64)>) {
+        guard stepsIn.count <= 1 << 32 else { return nil }
+        self.init(clusterCount: 0)
+        self.stepsIn = stepsIn
+        var exits = [UInt64](repeating: 0, count: clusterCount)
+        var previous: UInt64?
+        for (k, l, count) in interClusterCounts {
+            guard k >= 0, k < clusterCount, l >= 0, l < clusterCount, k != l, count > 0,
+                  previous.map({ $0 < Self.key(k, l) }) ?? true
+            else { return nil }
+            // Checked as they add up, so that no sum can overflow.
+            let (sum, overflow) = exits[k].addingReportingOverflow(count)
+            guard !overflow, sum <= stepsIn[k] else { return nil }
+            exits[k] = sum
+            transitions[Self.key(k, l)] = count
+            previous = Self.key(k, l)
+        }
+    }
+
     public var clusterCount: Int { stepsIn.count }
+
+    /// The steps between different clusters, (k, l, count) with count > 0, in increasing
+    /// (k, l) order.
+    package var interClusterCounts: [(from: Int, to: Int, count: UInt64)] {
+        transitions.sorted { $0.key < $1.key }.map {
+            let (k, l) = Self.clusters($0.key)
+            return (k, l, $0.value)
+        }
+    }
 
     /// Records `count` steps from cluster `k` to cluster `l`; `k == l` for steps that stay.
     ///
@@ -97,36 +129,30 @@ extension TransitionCounts: Codable {
     /// would encode in hash order, which changes from one process to the next.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(clusterCount: 0)
-        stepsIn = try container.decode([UInt64].self, forKey: .stepsIn)
-        var exits = [UInt64](repeating: 0, count: clusterCount)
+        let stepsIn = try container.decode([UInt64].self, forKey: .stepsIn)
         var triples = try container.nestedUnkeyedContainer(forKey: .transitions)
-        var previous: UInt64?
+        var counts = [(from: Int, to: Int, count: UInt64)]()
         while !triples.isAtEnd {
             var triple = try triples.nestedUnkeyedContainer()
-            let k = try triple.decode(Int.self), l = try triple.decode(Int.self), count = try triple.decode(UInt64.self)
-            guard triple.isAtEnd, k >= 0, k < clusterCount, l >= 0, l < clusterCount, k != l, count > 0,
-                  previous.map({ $0 < Self.key(k, l) }) ?? true
-            else {
-                throw DecodingError.dataCorruptedError(
-                    in: triples, debugDescription: "expected [k, l, count] with k ≠ l below \(clusterCount), count > 0, increasing (k, l)")
+            counts.append((try triple.decode(Int.self), try triple.decode(Int.self), try triple.decode(UInt64.self)))
+            guard triple.isAtEnd else {
+                throw DecodingError.dataCorruptedError(in: triple, debugDescription: "expected [k, l, count]")
             }
-            transitions[Self.key(k, l)] = count
-            exits[k] += count
-            previous = Self.key(k, l)
         }
-        guard zip(exits, stepsIn).allSatisfy({ $0 <= $1 }) else {
+        guard let decoded = TransitionCounts(stepsIn: stepsIn, interClusterCounts: counts) else {
             throw DecodingError.dataCorruptedError(
-                forKey: .transitions, in: container, debugDescription: "more exits from a cluster than steps in it")
+                forKey: .transitions, in: container,
+                debugDescription: "expected [k, l, count] with k ≠ l below \(stepsIn.count), count > 0, increasing (k, l), "
+                    + "and no more exits from a cluster than steps in it")
         }
+        self = decoded
     }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(stepsIn, forKey: .stepsIn)
         var triples = container.nestedUnkeyedContainer(forKey: .transitions)
-        for (key, count) in transitions.sorted(by: { $0.key < $1.key }) {
-            let (k, l) = Self.clusters(key)
+        for (k, l, count) in interClusterCounts {
             try triples.encode([UInt64(k), UInt64(l), count])
         }
     }
