@@ -25,6 +25,8 @@ struct MetastableCommand: ParsableCommand {
             fail("\(error)", code: 2)
         } catch let error as SpecError {
             fail("\(error)", code: 2)
+        } catch let error as WalkError {
+            fail("\(error)", code: error.reason == .outOfMemory ? 1 : 2)
         } catch let error as BadInput {
             fail(error.message, code: 2)
         } catch let error as InternalFailure {
@@ -35,8 +37,8 @@ struct MetastableCommand: ParsableCommand {
                 print(fullMessage(for: error))
                 Foundation.exit(0)
             }
-            // Everything ArgumentParser rejects is bad input.
-            fail(fullMessage(for: error), code: 2)
+            // What ArgumentParser rejects is bad input; anything else is ours.
+            fail(fullMessage(for: error), code: code == .validationFailure ? 2 : 1)
         }
     }
 

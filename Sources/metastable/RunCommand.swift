@@ -40,7 +40,11 @@ struct RunCommand: ParsableCommand {
         let runner = ExperimentRunner(threads: threads, progress: ProgressReporter(style: quiet ? .silent : .automatic))
         let (results, performance) = try runner.run(plan)
         let directory = URL(fileURLWithPath: out ?? "results/\(plan.name)")
-        try results.write(to: directory, performance: performance)
+        do {
+            try results.write(to: directory, performance: performance)
+        } catch {
+            throw BadInput("cannot write the results to \(directory.path): \(error.localizedDescription)")
+        }
         emit(ResultsTable.render(results, performance: performance))
         emit("\nwrote \(directory.path)/results.json, results.csv, histograms.csv, timing.json")
     }

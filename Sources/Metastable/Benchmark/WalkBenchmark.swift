@@ -53,7 +53,7 @@ public enum WalkBenchmark {
             let buildStart = clock.now
             let (graph, start, target) = try makeWalk(
                 kernel: c.kernel, states: c.states, inCache: inCache, hugePages: options.hugePages)
-            let name = "\(c.kernel), \(c.states) states, \(graph.bytes >> 20) MiB (\(c.label))"
+            let name = "\(c.kernel), \(c.states) states, \(String(format: "%.1f", Double(graph.bytes) / 1048576)) MiB (\(c.label))"
             log?("built \(name) in \(format(clock.now - buildStart))")
             // Per-walker step budgets for about a second per run on one core.
             let budgets: [(walkers: Int, steps: Double)] =
