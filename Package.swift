@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Tiny C helpers the walk kernel inlines: prefetch, an optimisation barrier for
@@ -31,11 +32,15 @@ let package = Package(
         // ZeroMQ sockets and the wire codec; the coordinator and worker will live here too.
         .target(
             name: "MetastableCluster",
-            dependencies: ["Metastable", "MetastableWire", "CZeroMQ"]
+            dependencies: ["Metastable", "MetastableWire", "CZeroMQ", .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "metastable",
-            dependencies: ["Metastable", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Metastable", "MetastableCluster",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(name: "MetastableTests", dependencies: ["Metastable"]),
         .testTarget(name: "MetastableClusterTests", dependencies: ["MetastableCluster"]),

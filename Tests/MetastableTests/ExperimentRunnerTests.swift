@@ -94,6 +94,22 @@ struct ExperimentRunnerTests {
         #expect(one == other)
     }
 
+    @Test func batchesRunOneByOneMergeToTheLocalExecutorsResult() throws {
+        // What a worker computes for each lease, merged by the coordinator, equals the in-process run.
+        let plan = try ExperimentPlan.parse(yaml: """
+            chain: {clusters: 3, cluster_size: 10, kernel: permutations(3), sources: 1, epsilon: 0.05, seed: 7}
+            walks: 1000
+            batch_size: 96
+            """)
+        let point = try PreparedPoint(plan, point: 0)
+        #expect(point.batchCount == 11 && point.batch(10) == 960..<1000)
+        var merged = MonteCarloOutcome()
+        for b in (0..<point.batchCount).reversed() { merged.merge(try point.runBatch(point.batch(b))) }
+        let local = try LocalExecutor(threads: 2).run(point) { _ in }
+        #expect(merged == local)
+        #expect(merged.hittingTimes.count == 1000 && merged.transitions != nil)
+    }
+
     @Test func cappedWalksAreCensoredAndFlagged() throws {
         let results = try Self.run("""
             chain: {clusters: 4, cluster_size: 50, kernel: uniform, epsilon: 0.001}

@@ -1,22 +1,28 @@
 import Foundation
 
-/// Runs every grid point of a plan: builds the chain, solves it exactly, runs the walks,
-/// and puts Monte Carlo and exact values side by side.
+/// Runs every grid point of a plan: prepares the chain, solves it exactly, has an executor
+/// run the walks (threads here, or workers of a cluster), and puts Monte Carlo and exact
+/// values side by side.
 public struct ExperimentRunner: Sendable {
-    public var threads: Int
+    public var executor: any WalkExecutor
     public var progress: ProgressReporter
 
-    public init(threads: Int, progress: ProgressReporter = ProgressReporter(style: .silent)) {
-        self.threads = max(1, threads)
+    public init(executor: any WalkExecutor, progress: ProgressReporter = ProgressReporter(style: .silent)) {
+        self.executor = executor
         self.progress = progress
+    }
+
+    /// Walks on `threads` threads of this process.
+    public init(threads: Int, progress: ProgressReporter = ProgressReporter(style: .silent)) {
+        self.init(executor: LocalExecutor(threads: threads), progress: progress)
     }
 
     public func run(_ plan: ExperimentPlan) throws -> (ExperimentResults, [PointPerformance]) {
         var points = [PointResult]()
         var performance = [PointPerformance]()
-        for (index, point) in plan.points.enumerated() {
+        for index in plan.points.indices {
             let label = plan.points.count > 1 ? "point \(index + 1) of \(plan.points.count)" : plan.name
-            let (result, timing) = try run(point, index: index, label: label)
+            let (result, timing) = try run(PreparedPoint(plan, point: index), parameters: plan.points[index].parameters, label: label)
             points.append(result)
             performance.append(timing)
         }
@@ -26,33 +32,24 @@ public struct ExperimentRunner: Sendable {
         return (results, performance)
     }
 
-    func run(_ point: ExperimentPlan.Point, index: Int, label: String) throws -> (PointResult, PointPerformance) {
+    func run(_ point: PreparedPoint, parameters: [(name: String, value: String)], label: String) throws -> (PointResult, PointPerformance) {
         let spec = point.spec
-        let chain = try ChainLoader.load(spec.chain)
-        let start = try spec.start.resolve(in: chain)
-        let target = try spec.target.resolve(in: chain)
-        for s in start.states { try chain.checkReachable(from: s, to: target.states) }
-
         var exact: ExactValue?
         var exactSeconds: Double?
         if spec.exact {
             let clock = ProgressReporter.now()
-            let solution = try ExactSolver.hittingTimes(chain, target: target)
+            let solution = try ExactSolver.hittingTimes(point.chain, target: point.target)
             exact = ExactValue(
-                expectedHittingTime: try solution.expected(from: start), errorEstimate: solution.errorEstimate,
+                expectedHittingTime: try solution.expected(from: point.start), errorEstimate: solution.errorEstimate,
                 method: "\(solution.method)")
             exactSeconds = ProgressReporter.now() - clock
         }
-        let closedForm = ClosedForm.hittingTime(chain: chain, start: start, target: target)
+        let closedForm = ClosedForm.hittingTime(chain: point.chain, start: point.start, target: point.target)
 
-        let walkSeed = Self.walkSeed(spec.seed, point: index)
         progress.begin(label)
         let clock = ProgressReporter.now()
         let progress = self.progress
-        let outcome = try MonteCarlo.run(
-            chain: chain, start: start, target: target, walks: spec.walks, maxSteps: spec.maxSteps, seed: walkSeed,
-            batchSize: spec.batchSize, threads: threads, observeClusters: true
-        ) { p in
+        let outcome = try executor.run(point) { p in
             progress.update(done: p.walksDone, total: spec.walks, steps: p.steps)
         }
         let seconds = ProgressReporter.now() - clock
@@ -66,25 +63,19 @@ public struct ExperimentRunner: Sendable {
             if let se = summary.standardError, se > 0 { zScore = (mean - e) / se }
         }
         let result = PointResult(
-            index: index, parameters: Dictionary(point.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }),
-            chain: ChainSummary(chain, source: spec.chain), start: start.states, targetStates: target.states.count,
-            walks: spec.walks, maxSteps: spec.maxSteps, walkSeed: walkSeed, steps: outcome.steps, hittingTime: summary,
+            index: point.index, parameters: Dictionary(parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }),
+            chain: ChainSummary(point.chain, source: spec.chain), start: point.start.states,
+            targetStates: point.target.states.count, walks: spec.walks, maxSteps: spec.maxSteps, walkSeed: point.walkSeed,
+            steps: outcome.steps, hittingTime: summary,
             histogram: outcome.hittingTimes.histogram.nonEmptyBins.map {
                 [LogHistogram.lowerBound(of: $0.bin), LogHistogram.upperBound(of: $0.bin), $0.count]
             },
             hardSteps: outcome.hardSteps?.summary, clustersVisited: outcome.clustersVisited?.summary, exact: exact,
             closedForm: closedForm, relativeError: relativeError, zScore: zScore)
         let timing = PointPerformance(
-            index: index, threads: threads, walkSeconds: seconds, stepsPerSecond: Double(outcome.steps) / max(seconds, 1e-9),
-            exactSeconds: exactSeconds)
+            index: point.index, threads: executor.parallelism, walkSeconds: seconds,
+            stepsPerSecond: Double(outcome.steps) / max(seconds, 1e-9), exactSeconds: exactSeconds)
         return (result, timing)
-    }
-
-    /// Each grid point gets its own walk streams, derived from the spec's seed and its index.
-    static func walkSeed(_ seed: UInt64, point: Int) -> UInt64 {
-        let key = Philox4x32.Key(UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32))
-        let block = Philox4x32.block(counter: .init(UInt32(truncatingIfNeeded: point), 0, 0x5EED, 0), key: key)
-        return UInt64(block.x) | UInt64(block.y) << 32
     }
 }
 

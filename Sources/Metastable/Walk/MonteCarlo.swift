@@ -1,12 +1,52 @@
-/// Monte Carlo hitting times of one task, with the cluster-level observers whenever the
-/// chain has cluster labels: what `metastable run` and `metastable simulate` measure.
-public struct MonteCarloOutcome: Sendable, Equatable {
+/// Monte Carlo hitting times of a set of walks, with the cluster-level observers whenever
+/// the chain has cluster labels. Every field is an exact count: outcomes of batches merge
+/// to the same value in any grouping.
+public struct MonteCarloOutcome: Sendable, Equatable, Codable {
     public var hittingTimes: IntegerSampleAccumulator
     public var steps: UInt64
-    /// Nil when the chain has no cluster labels (or they were not asked for).
+    /// Nil when the chain has no cluster labels.
     public var hardSteps: IntegerSampleAccumulator?
     public var clustersVisited: IntegerSampleAccumulator?
     public var transitions: TransitionCounts?
+
+    public init(
+        hittingTimes: IntegerSampleAccumulator = IntegerSampleAccumulator(), steps: UInt64 = 0,
+        hardSteps: IntegerSampleAccumulator? = nil, clustersVisited: IntegerSampleAccumulator? = nil,
+        transitions: TransitionCounts? = nil
+    ) {
+        self.hittingTimes = hittingTimes
+        self.steps = steps
+        self.hardSteps = hardSteps
+        self.clustersVisited = clustersVisited
+        self.transitions = transitions
+    }
+
+    public init(_ result: WalkResult<NoStatistics>) {
+        self.init(hittingTimes: result.hittingTimes, steps: result.steps)
+    }
+
+    public init(_ result: WalkResult<ClusterStatistics>) {
+        self.init(
+            hittingTimes: result.hittingTimes, steps: result.steps, hardSteps: result.statistics.hardSteps,
+            clustersVisited: result.statistics.clustersVisited, transitions: result.statistics.transitions)
+    }
+
+    /// Adds `other`'s walks. Both must come from the same point (both with or both without
+    /// the cluster observers).
+    public mutating func merge(_ other: MonteCarloOutcome) {
+        hittingTimes.merge(other.hittingTimes)
+        steps += other.steps
+        Self.merge(&hardSteps, other.hardSteps)
+        Self.merge(&clustersVisited, other.clustersVisited)
+        if let theirs = other.transitions {
+            if transitions == nil { transitions = theirs } else { transitions!.merge(theirs) }
+        }
+    }
+
+    private static func merge(_ mine: inout IntegerSampleAccumulator?, _ theirs: IntegerSampleAccumulator?) {
+        guard let theirs else { return }
+        if mine == nil { mine = theirs } else { mine!.merge(theirs) }
+    }
 }
 
 public enum MonteCarlo {
@@ -17,15 +57,12 @@ public enum MonteCarlo {
         batchSize: Int, threads: Int, observeClusters: Bool,
         progress: (@Sendable (WalkProgress) -> Void)? = nil
     ) throws(WalkError) -> MonteCarloOutcome {
-        let graph = try WalkGraph(chain)
-        let task = try WalkTask(graph: graph, start: start, target: target, maxSteps: maxSteps, seed: seed)
+        let task = try WalkTask(graph: WalkGraph(chain), start: start, target: target, maxSteps: maxSteps, seed: seed)
         if observeClusters, chain.clusters != nil {
-            let r = try task.run(walks: walks, threads: threads, batchSize: batchSize, observer: ClusterObserver.self, progress: progress)
-            return MonteCarloOutcome(
-                hittingTimes: r.hittingTimes, steps: r.steps, hardSteps: r.statistics.hardSteps,
-                clustersVisited: r.statistics.clustersVisited, transitions: r.statistics.transitions)
+            return MonteCarloOutcome(try task.run(
+                walks: walks, threads: threads, batchSize: batchSize, observer: ClusterObserver.self, progress: progress))
         }
-        let r = try task.run(walks: walks, threads: threads, batchSize: batchSize, observer: HittingTimeObserver.self, progress: progress)
-        return MonteCarloOutcome(hittingTimes: r.hittingTimes, steps: r.steps)
+        return MonteCarloOutcome(try task.run(
+            walks: walks, threads: threads, batchSize: batchSize, observer: HittingTimeObserver.self, progress: progress))
     }
 }
