@@ -31,10 +31,12 @@ struct ClusterSimulationTests {
         let config = Self.config(workers: 40, batches: 100, seed: 5)
         var first = try ClusterSimulation.run(config), second = try ClusterSimulation.run(config)
         first.coreCPUSeconds = 0
+        first.clockReadNanoseconds = 0
         first.messagesPerCPUSecond = 0
         first.coreCPUMicrosecondsPerResult = 0
         first.wallSeconds = 0
         second.coreCPUSeconds = 0
+        second.clockReadNanoseconds = 0
         second.messagesPerCPUSecond = 0
         second.coreCPUMicrosecondsPerResult = 0
         second.wallSeconds = 0

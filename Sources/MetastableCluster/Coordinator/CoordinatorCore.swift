@@ -73,13 +73,13 @@ public struct CoordinatorCore: Sendable {
     public mutating func startRound(
         _ number: Int, batches: [Range<UInt64>], policyVersion: UInt64, at now: UInt64
     ) -> [CoordinatorDirective] {
+        guard shutdownReason == nil else { return [] }
         precondition(number >= 0 && number <= UInt32.max, "round \(number) does not fit a batch id")
         precondition(batches.count <= 1 << 32, "\(batches.count) batches do not fit a batch id")
         if let round {
             precondition(round.isComplete, "round \(round.number) is not complete")
             precondition(number > round.number, "round \(number) does not follow round \(round.number)")
         }
-        guard shutdownReason == nil else { return [] }
         round = CoordinatorRound(number: number, policyVersion: policyVersion, walks: batches)
         lastCheckpoint = now
         var out: [CoordinatorDirective] = []

@@ -103,8 +103,12 @@ public enum ClusterSimulation {
         public var messagesHandled: Int
         public var ticks: Int
         public var checkpoints: Int
-        /// Thread CPU time inside `CoordinatorCore.handle` and `startRound`, clock reads included.
+        /// Thread CPU time inside `CoordinatorCore.handle`, `startRound` and `finish`
+        /// (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)` around each call), less the cost of the
+        /// clock reads themselves.
         public var coreCPUSeconds: Double
+        /// What one pair of clock reads costs, subtracted from each measurement.
+        public var clockReadNanoseconds: Double
         public var messagesPerCPUSecond: Double
         public var coreCPUMicrosecondsPerResult: Double
         /// From a worker's death to each of its batches being leased again.
@@ -124,7 +128,8 @@ public enum ClusterSimulation {
                 "  results            \(resultsDelivered) delivered, \(duplicatesIgnored) duplicates ignored; "
                     + "\(workersDropped) workers dropped, \(requeued) batches requeued; \(checkpoints) checkpoints",
                 "  coordinator core   \(messagesHandled) messages and \(ticks) ticks in \(f(coreCPUSeconds, 3)) s of CPU: "
-                    + "\(Int(messagesPerCPUSecond.rounded())) messages per CPU second, \(f(coreCPUMicrosecondsPerResult, 1)) µs per result",
+                    + "\(Int(messagesPerCPUSecond.rounded())) messages per CPU second, \(f(coreCPUMicrosecondsPerResult, 1)) µs per result "
+                    + "(less \(Int(clockReadNanoseconds)) ns per clock read pair)",
             ]
             if let d = deathToRelease {
                 lines.append("  death to re-lease  min \(f(d.min)) s, mean \(f(d.mean)) s, max \(f(d.max)) s over \(d.count) batches")
@@ -147,7 +152,7 @@ public enum ClusterSimulation {
         plan.points[0].spec.batchSize = walksPerBatch
         let point = try PreparedPoint(plan, point: 0)
 
-        var engine = try SimulationEngine(config: config, point: point, rounds: rounds, batchesPerRound: perRound)
+        var engine = try SimulationEngine(config: config, point: point, rounds: rounds, batchesPerRound: perRound, walksPerBatch: walksPerBatch)
         try engine.run()
 
         // The reference: the same walks on one thread, batched as `metastable run` does.

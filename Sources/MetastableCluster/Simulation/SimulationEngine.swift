@@ -51,6 +51,7 @@ struct SimulationEngine {
     private let point: PreparedPoint
     private let rounds: Int
     private let batchesPerRound: Int
+    private let walksPerBatch: Int
     private let runID: String
     private let job: WireMessage.Job
 
@@ -76,14 +77,14 @@ struct SimulationEngine {
     // What the report counts.
     private var killed = 0, rejoined = 0, slow = 0, flaky = 0, restarts = 0
     private var resultsDelivered = 0, messagesHandled = 0, ticks = 0, checkpoints = 0, workersDropped = 0
-    private var coreCPUNanoseconds: UInt64 = 0
+    private var coreCPU = CPUMeter()
     /// Statistics of cores that crashed, added up.
     private var retired = CoordinatorStatistics()
     /// Requeued batches of killed workers, with the time of the death, until leased again.
     private var awaitingRelease: [UInt64: UInt64] = [:]
     private var releaseDelays: [UInt64] = []
 
-    init(config: ClusterSimulation.Config, point: PreparedPoint, rounds: Int, batchesPerRound: Int) throws {
+    init(config: ClusterSimulation.Config, point: PreparedPoint, rounds: Int, batchesPerRound: Int, walksPerBatch: Int) throws {
         self.config = config
         var coreConfig = config.coordinator
         coreConfig.minWorkers = max(1, Int(config.minWorkersFraction * Double(config.workers)))
@@ -91,6 +92,7 @@ struct SimulationEngine {
         self.point = point
         self.rounds = rounds
         self.batchesPerRound = batchesPerRound
+        self.walksPerBatch = walksPerBatch
         runID = "simulation-\(config.seed)"
         job = WireMessage.Job(jobID: 1, source: .experiment(specYAML: config.experimentYAML, seed: point.spec.seed))
         random = WalkRandom(seed: config.seed, index: 0)
@@ -208,11 +210,11 @@ struct SimulationEngine {
             schedule(.tick(generation: generation), after: 0.1)
         case .startRound(let round):
             guard coreUp, finishedAt == nil, (core.currentRound ?? -1) < round else { return }
-            let base = UInt64(round * batchesPerRound * config.walksPerBatch), size = UInt64(max(1, config.walksPerBatch))
+            let base = UInt64(round * batchesPerRound * walksPerBatch), size = UInt64(walksPerBatch)
             let batches = (0..<UInt64(batchesPerRound)).map { base + $0 * size..<base + ($0 + 1) * size }
             let started = threadCPUTime()
             let directives = core.startRound(round, batches: batches, policyVersion: UInt64(round), at: now)
-            coreCPUNanoseconds += threadCPUTime() - started
+            coreCPU.add(since: started)
             apply(directives)
         case .crash:
             guard coreUp, finishedAt == nil else { return }
@@ -246,7 +248,7 @@ struct SimulationEngine {
     private mutating func coreHandle(_ event: CoordinatorEvent) {
         let started = threadCPUTime()
         let directives = core.handle(event)
-        coreCPUNanoseconds += threadCPUTime() - started
+        coreCPU.add(since: started)
         apply(directives)
     }
 
@@ -297,7 +299,7 @@ struct SimulationEngine {
             finishedAt = now
             let started = threadCPUTime()
             let directives = core.finish(reason: "the run is complete")
-            coreCPUNanoseconds += threadCPUTime() - started
+            coreCPU.add(since: started)
             apply(directives)
         }
     }
@@ -392,14 +394,14 @@ struct SimulationEngine {
     func report() -> ClusterSimulation.Report {
         var statistics = retired
         add(core.statistics, to: &statistics)
-        let cpu = Double(coreCPUNanoseconds) * 1e-9
+        let cpu = Double(coreCPU.total) * 1e-9
         let delays = releaseDelays.map { Double($0) * 1e-9 }
         return .init(
             workers: max(0, config.workers), killed: killed, rejoined: rejoined, slow: slow, flaky: flaky,
             coordinatorRestarts: restarts, rounds: rounds, batches: rounds * batchesPerRound,
             resultsDelivered: resultsDelivered, duplicatesIgnored: statistics.duplicatesTotal,
             requeued: statistics.requeuedTotal, workersDropped: workersDropped, messagesHandled: messagesHandled,
-            ticks: ticks, checkpoints: checkpoints, coreCPUSeconds: cpu,
+            ticks: ticks, checkpoints: checkpoints, coreCPUSeconds: cpu, clockReadNanoseconds: Double(coreCPU.clockRead),
             messagesPerCPUSecond: cpu > 0 ? Double(messagesHandled) / cpu : 0,
             coreCPUMicrosecondsPerResult: statistics.resultsTotal > 0 ? cpu * 1e6 / Double(statistics.resultsTotal) : 0,
             deathToRelease: delays.isEmpty ? nil : .init(
@@ -414,6 +416,30 @@ struct SimulationEngine {
         total.duplicatesTotal += statistics.duplicatesTotal
         total.badMessagesTotal += statistics.badMessagesTotal
         total.resultsTotal += statistics.resultsTotal
+    }
+}
+
+/// Thread CPU time spent between pairs of clock reads, less what reading the clock costs:
+/// a system call of a few hundred nanoseconds, about a quarter of what the core spends on a
+/// message, so it would skew the numbers.
+private struct CPUMeter {
+    /// CPU time an empty pair of reads measures, averaged over many.
+    let clockRead: UInt64
+    private(set) var total: UInt64 = 0
+
+    init() {
+        let pairs: UInt64 = 10_000
+        var measured: UInt64 = 0
+        for _ in 0..<pairs {
+            let started = threadCPUTime()
+            measured += threadCPUTime() - started
+        }
+        clockRead = measured / pairs
+    }
+
+    mutating func add(since started: UInt64) {
+        let elapsed = threadCPUTime() - started
+        total += elapsed > clockRead ? elapsed - clockRead : 0
     }
 }
 
