@@ -1,0 +1,146 @@
+import Metastable
+
+/// What a restarted coordinator needs to go on (`--resume`): the run, its job, the current
+/// round's batches and the results of those done. Leases and workers are not kept: the
+/// workers HELLO again, and undone batches are leased anew.
+///
+/// Only a `CoordinatorCore` makes one, and decoding checks it as the core checks results
+/// from the network, so restoring can trust it.
+public struct CoordinatorSnapshot: Sendable, Equatable {
+    /// The version of the encoding; another does not decode.
+    public static let formatVersion = 1
+
+    public let runID: String
+    public let job: WireMessage.Job
+    /// Nil before the first round.
+    public let round: Int?
+    public let policyVersion: UInt64
+    /// The walk indices of each batch of the round.
+    public let batches: [Range<UInt64>]
+    /// One per batch, nil for those not done.
+    public let results: [MonteCarloOutcome?]
+
+    /// The round with its done batches, or why the snapshot is inconsistent.
+    private func replay() -> Result<CoordinatorRound?, SnapshotError> {
+        guard let round else {
+            return batches.isEmpty && results.isEmpty ? .success(nil) : .failure(.init("batches or results without a round"))
+        }
+        guard round >= 0, round <= UInt32.max, batches.count <= 1 << 32 else {
+            return .failure(.init("round \(round) or \(batches.count) batches do not fit a batch id"))
+        }
+        guard results.count == batches.count else {
+            return .failure(.init("\(results.count) results for \(batches.count) batches"))
+        }
+        var restored = CoordinatorRound(number: round, policyVersion: policyVersion, walks: batches)
+        for (index, outcome) in results.enumerated() {
+            guard let outcome else { continue }
+            let result = WireMessage.BatchResult(jobID: job.jobID, batchID: restored.batchID(index), outcome: outcome)
+            if let problem = restored.problem(with: result, at: index) { return .failure(.init(problem)) }
+            _ = restored.complete(index, with: result)
+        }
+        return .success(restored)
+    }
+
+    /// The round to continue; a snapshot that does not replay (impossible for one made by a
+    /// core or decoded) restores as no round rather than trapping.
+    func restoredRound() -> CoordinatorRound? {
+        (try? replay().get()) ?? nil
+    }
+
+    private struct SnapshotError: Error {
+        var message: String
+        init(_ message: String) { self.message = message }
+    }
+}
+
+extension CoordinatorSnapshot: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case formatVersion, runID, job, round, policyVersion, batches, results
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let version = try container.decode(Int.self, forKey: .formatVersion)
+        guard version == Self.formatVersion else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .formatVersion, in: container,
+                debugDescription: "snapshot format \(version), this version reads \(Self.formatVersion)")
+        }
+        runID = try container.decode(String.self, forKey: .runID)
+        job = try container.decode(StoredJob.self, forKey: .job).job
+        round = try container.decodeIfPresent(Int.self, forKey: .round)
+        policyVersion = try container.decode(UInt64.self, forKey: .policyVersion)
+        batches = try container.decode([Range<UInt64>].self, forKey: .batches)
+        results = try container.decode([MonteCarloOutcome?].self, forKey: .results)
+        if case .failure(let error) = replay() {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.message))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(Self.formatVersion, forKey: .formatVersion)
+        try container.encode(runID, forKey: .runID)
+        try container.encode(StoredJob(job), forKey: .job)
+        try container.encodeIfPresent(round, forKey: .round)
+        try container.encode(policyVersion, forKey: .policyVersion)
+        try container.encode(batches, forKey: .batches)
+        try container.encode(results, forKey: .results)
+    }
+}
+
+/// A job as the snapshot stores it: `jobID` and exactly one of `experiment` and `graphChunk`.
+private struct StoredJob: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case jobID, experiment, graphChunk
+    }
+
+    private struct Experiment: Codable {
+        var specYAML: String
+        var seed: UInt64
+    }
+
+    private struct GraphChunk: Codable {
+        var data: [UInt8]
+        var index: UInt32
+        var count: UInt32
+        var totalSize: UInt64
+        var crc32: UInt32
+    }
+
+    let job: WireMessage.Job
+
+    init(_ job: WireMessage.Job) {
+        self.job = job
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let jobID = try container.decode(UInt64.self, forKey: .jobID)
+        let experiment = try container.decodeIfPresent(Experiment.self, forKey: .experiment)
+        let chunk = try container.decodeIfPresent(GraphChunk.self, forKey: .graphChunk)
+        switch (experiment, chunk) {
+        case (let experiment?, nil):
+            job = .init(jobID: jobID, source: .experiment(specYAML: experiment.specYAML, seed: experiment.seed))
+        case (nil, let chunk?):
+            job = .init(jobID: jobID, source: .graphChunk(.init(
+                data: chunk.data, index: chunk.index, count: chunk.count, totalSize: chunk.totalSize, crc32: chunk.crc32)))
+        default:
+            throw DecodingError.dataCorrupted(.init(
+                codingPath: decoder.codingPath, debugDescription: "a job has exactly one of experiment and graphChunk"))
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(job.jobID, forKey: .jobID)
+        switch job.source {
+        case .experiment(let specYAML, let seed):
+            try container.encode(Experiment(specYAML: specYAML, seed: seed), forKey: .experiment)
+        case .graphChunk(let chunk):
+            try container.encode(
+                GraphChunk(data: chunk.data, index: chunk.index, count: chunk.count, totalSize: chunk.totalSize, crc32: chunk.crc32),
+                forKey: .graphChunk)
+        }
+    }
+}
