@@ -18,7 +18,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -c "import numpy, scipy, matplotlib" >/dev/null 2>&1; then
-  echo "setup: installing numpy, scipy, matplotlib" >&2
-  python3 -m pip install --quiet --root-user-action=ignore numpy scipy matplotlib
+if ! python3 -c "import numpy, scipy, matplotlib, yaml" >/dev/null 2>&1; then
+  echo "setup: installing numpy, scipy, matplotlib, pyyaml" >&2
+  python3 -m pip install --quiet --root-user-action=ignore numpy scipy matplotlib pyyaml
 fi

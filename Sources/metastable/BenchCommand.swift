@@ -12,8 +12,19 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the measurements as JSON.")
     var json = false
 
+    @Flag(name: .long, help: "Measure the cluster path instead: coordinator throughput, 2 workers over 1, overhead vs in-process.")
+    var cluster = false
+
     func run() throws {
         let log: (String) -> Void = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        if cluster {
+            let measurements = try ClusterBenchmark.run(log: json ? { _ in } : log)
+            if json { emit(try jsonString(measurements)); return }
+            emit(Format.table(
+                header: ["benchmark", "value", "unit", "detail"],
+                rows: measurements.map { [$0.name, String(format: "%.2f", $0.value), $0.unit, $0.detail] }))
+            return
+        }
         let measurements = try WalkBenchmark.run(log: json ? nil : log)
         if json {
             emit(try jsonString(measurements))

@@ -22,15 +22,7 @@ struct GenerateCommand: ParsableCommand {
     var point: Int = 0
 
     func run() throws {
-        let plan: ExperimentPlan
-        if spec == "quickstart", !FileManager.default.fileExists(atPath: spec) {
-            plan = try ExperimentPlan.parse(yaml: BuiltinExperiments.quickstart)
-        } else {
-            guard let data = FileManager.default.contents(atPath: spec), let text = String(data: data, encoding: .utf8) else {
-                throw BadInput("cannot read the spec file '\(spec)'")
-            }
-            plan = try ExperimentPlan.parse(yaml: text, file: spec)
-        }
+        let (plan, _) = try SpecSource.load(spec)
         guard plan.points.indices.contains(point) else {
             throw BadInput("--point \(point): the spec has \(plan.points.count) grid point(s)")
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Metastable
+import MetastableCluster
 
 /// `metastable`: hitting times of metastable Markov chains, by Monte Carlo and exactly.
 @main
@@ -13,7 +14,10 @@ struct MetastableCommand: ParsableCommand {
             says what and where), 1 internal failure.
             """,
         version: "0.1.0",
-        subcommands: [RunCommand.self, ExactCommand.self, SimulateCommand.self, GenerateCommand.self, BenchCommand.self]
+        subcommands: [
+            RunCommand.self, ExactCommand.self, SimulateCommand.self, GenerateCommand.self, BenchCommand.self,
+            CoordinatorCommand.self, WorkerCommand.self, KeygenCommand.self, SimulateClusterCommand.self,
+        ]
     )
 
     /// Runs the command and maps failures to the documented exit codes.
@@ -27,6 +31,10 @@ struct MetastableCommand: ParsableCommand {
             fail("\(error)", code: 2)
         } catch let error as WalkError {
             fail("\(error)", code: error.reason == .outOfMemory ? 1 : 2)
+        } catch let error as CoordinatorError {
+            fail(error.message, code: 2)
+        } catch let error as WorkerError {
+            fail("\(error)", code: 2)
         } catch let error as BadInput {
             fail(error.message, code: 2)
         } catch let error as InternalFailure {

@@ -1,22 +1,28 @@
 import ArgumentParser
 import Foundation
 import Metastable
+import MetastableCluster
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run an experiment spec (default: the built-in quickstart) and write its results.",
         discussion: """
-            Prints a progress line while it runs and a table at the end; writes results.json, \
-            results.csv, histograms.csv and timing.json into the output directory.
+            Starts an embedded coordinator and --workers local worker processes of this binary \
+            (the same code path as a multi-machine run). Prints a progress line while it runs \
+            and a table at the end; writes results.json, results.csv, histograms.csv and \
+            timing.json into the output directory.
             """
     )
 
     @Argument(help: "A YAML experiment spec, or the name of a built-in one (quickstart).")
     var spec: String?
 
-    @Option(name: .long, help: "Parallel workers (threads on this machine). Default: the core count.")
+    @Option(name: .long, help: "Local worker processes (one thread each). Default: the core count.")
     var workers: Int?
+
+    @Flag(name: .long, help: "Run the walks on threads of this process instead of worker processes.")
+    var inProcess = false
 
     @Option(name: .long, help: "Output directory. Default: results/<experiment name>.")
     var out: String?
@@ -27,38 +33,44 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "No progress output.")
     var quiet = false
 
+    @Option(name: .long, help: "Log level of the embedded coordinator and its workers (trace ... critical).")
+    var logLevel: String = "warning"
+
     func validate() throws {
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1, got \(workers)") }
     }
 
     func run() throws {
-        var plan = try loadPlan()
-        if let seed {
-            for i in plan.points.indices { plan.points[i].spec.seed = seed }
-        }
-        let threads = workers ?? ProcessInfo.processInfo.activeProcessorCount
-        let runner = ExperimentRunner(threads: threads, progress: ProgressReporter(style: quiet ? .silent : .automatic))
-        let (results, performance) = try runner.run(plan)
+        let (plan, text) = try SpecSource.load(spec)
+        let seed = try SpecSource.seed(seed, for: plan)
+        let count = workers ?? ProcessInfo.processInfo.activeProcessorCount
         let directory = URL(fileURLWithPath: out ?? "results/\(plan.name)")
-        do {
-            try results.write(to: directory, performance: performance)
-        } catch {
-            throw BadInput("cannot write the results to \(directory.path): \(error.localizedDescription)")
+        let style: ProgressReporter.Style = quiet ? .silent : .automatic
+        if inProcess {
+            let runner = ExperimentRunner(threads: count, progress: ProgressReporter(style: style))
+            let (results, performance) = try runner.run(plan.applyingRunSeed(seed))
+            try ResultsOutput.write(results, performance: performance, to: directory)
+            return
         }
-        emit(ResultsTable.render(results, performance: performance))
-        emit("\nwrote \(directory.path)/results.json, results.csv, histograms.csv, timing.json")
-    }
-
-    private func loadPlan() throws -> ExperimentPlan {
-        guard let spec else { return try ExperimentPlan.parse(yaml: BuiltinExperiments.quickstart) }
-        if spec == "quickstart", !FileManager.default.fileExists(atPath: spec) {
-            return try ExperimentPlan.parse(yaml: BuiltinExperiments.quickstart)
-        }
-        guard let data = FileManager.default.contents(atPath: spec) else {
-            throw BadInput("cannot read the spec file '\(spec)'")
-        }
-        guard let text = String(data: data, encoding: .utf8) else { throw BadInput("\(spec): not UTF-8 text") }
-        return try ExperimentPlan.parse(yaml: text, file: spec)
+        // An embedded coordinator on a private ipc socket, and `count` workers of this binary.
+        ClusterLogging.bootstrap(role: "coordinator", runID: nil, level: try LogOptions.parse(logLevel), json: nil)
+        let socket = FileManager.default.temporaryDirectory
+            .appendingPathComponent("metastable-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock").path
+        defer { try? FileManager.default.removeItem(atPath: socket) }
+        let executor = try ClusterExecutor(
+            specYAML: text, seed: seed, options: CoordinatorOptions(bind: "ipc://\(socket)"), checkpointPath: nil)
+        let specDirectory = spec.flatMap { FileManager.default.fileExists(atPath: $0) ? URL(fileURLWithPath: $0).deletingLastPathComponent() : nil }
+        let local = LocalWorkers(
+            executable: LocalWorkers.currentExecutable, endpoint: executor.coordinator.endpoint, count: count, threads: 1,
+            logLevel: logLevel, directory: specDirectory)
+        try local.start()
+        defer { local.wait(timeout: .seconds(5)) }
+        executor.abort = { local.allExited ? "every local worker process has exited" : nil }
+        // With log lines on stderr the coordinator reports progress itself.
+        let runner = ExperimentRunner(executor: executor, progress: ProgressReporter(style: style == .bar ? .bar : .silent))
+        let (results, performance) = try runner.run(plan.applyingRunSeed(seed))
+        try executor.coordinator.finish(reason: "run complete")
+        try ResultsOutput.write(results, performance: performance, to: directory)
     }
 }
 

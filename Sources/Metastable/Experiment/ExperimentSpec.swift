@@ -332,3 +332,18 @@ extension TargetSpec {
         return states
     }
 }
+
+extension ExperimentPlan {
+    /// The plan with every point's walk seed set to `seed`, as `--seed` and a cluster job's
+    /// seed ask. A grid that sweeps `seed` keeps its own seeds.
+    public func applyingRunSeed(_ seed: UInt64) -> ExperimentPlan {
+        guard !gridParameters.contains("seed") else { return self }
+        var plan = self
+        for i in plan.points.indices { plan.points[i].spec.seed = seed }
+        return plan
+    }
+
+    /// The seed a run of this plan sends to its workers: the spec's own, shared by every point
+    /// unless the grid sweeps it.
+    public var runSeed: UInt64 { points[0].spec.seed }
+}

@@ -29,6 +29,13 @@ public struct WalkProgress: Sendable, Equatable {
     public var batchCount: Int
     public var walksDone: Int
     public var steps: UInt64
+
+    public init(batchesDone: Int, batchCount: Int, walksDone: Int, steps: UInt64) {
+        self.batchesDone = batchesDone
+        self.batchCount = batchCount
+        self.walksDone = walksDone
+        self.steps = steps
+    }
 }
 
 /// Walks on one graph from one start distribution to one target: τ = inf{t ≥ 0 : X_t ∈

@@ -144,11 +144,13 @@ public struct CoordinatorCore: Sendable {
         if case .hello(let hello) = envelope.message {
             return join(peer, hello, at: now, into: &out)
         }
-        guard envelope.runID == runID else {
+        let slot = table.slot(of: peer)
+        // A worker that has sent HELLO but not yet read the JOB heartbeats with no run id.
+        let heartbeatBeforeJob = envelope.runID.isEmpty && slot != nil && envelope.message.verb == "HEARTBEAT"
+        guard envelope.runID == runID || heartbeatBeforeJob else {
             // No reply: a worker of another run finds out by hearing nothing, and HELLOs.
             return reject(peer, "run '\(envelope.runID)' is not this coordinator's '\(runID)'", into: &out)
         }
-        let slot = table.slot(of: peer)
         if let slot { table.workers[slot].lastHeard = max(table.workers[slot].lastHeard, now) }
         switch envelope.message {
         case .result(let result):
@@ -377,21 +379,6 @@ extension CoordinatorCore {
             let worker = workers.remove(at: slot)
             for later in slot..<workers.count { slots[workers[later].peer] = later }
             return worker
-        }
-    }
-}
-
-extension WireMessage {
-    /// The verb's name, as the proto spells it.
-    fileprivate var verb: String {
-        switch self {
-        case .hello: "hello"
-        case .job: "job"
-        case .task: "task"
-        case .result: "result"
-        case .heartbeat: "heartbeat"
-        case .shutdown: "shutdown"
-        case .error: "error"
         }
     }
 }

@@ -181,3 +181,18 @@ extension WireMessage {
         }
     }
 }
+
+extension WireMessage {
+    /// The verb's name as the protocol spells it, for logs and errors.
+    public var verb: String {
+        switch self {
+        case .hello: "HELLO"
+        case .job: "JOB"
+        case .task: "TASK"
+        case .result: "RESULT"
+        case .heartbeat: "HEARTBEAT"
+        case .shutdown: "SHUTDOWN"
+        case .error: "ERROR"
+        }
+    }
+}

@@ -507,20 +507,6 @@ extension WireMessage.ErrorReport {
     }
 }
 
-extension WireMessage {
-    /// The verb's name, for logs.
-    var verb: String {
-        switch self {
-        case .hello: "HELLO"
-        case .job: "JOB"
-        case .task: "TASK"
-        case .result: "RESULT"
-        case .heartbeat: "HEARTBEAT"
-        case .shutdown: "SHUTDOWN"
-        case .error: "ERROR"
-        }
-    }
-}
 
 extension Duration {
     /// Clamped to Int64 (292 years).

@@ -39,6 +39,17 @@ public enum ZMQCurve {
         return KeyPair(publicKey: publicKey, secretKey: secretKey)
     }
 
+    /// The public key that goes with `secretKey` (zmq_curve_public), so that a key file
+    /// needs to hold only the secret.
+    public static func publicKey(for secretKey: ZMQCurveKey) throws(ZMQError) -> ZMQCurveKey {
+        var publicText = [CChar](repeating: 0, count: 41)
+        guard zmq_curve_public(&publicText, secretKey.z85) == 0 else { throw ZMQError.last("zmq_curve_public") }
+        guard let key = ZMQCurveKey(z85: String(decoding: publicText.prefix(40).map { UInt8(bitPattern: $0) }, as: UTF8.self)) else {
+            throw ZMQError(code: EPROTO, operation: "zmq_curve_public returned a key that is not Z85")
+        }
+        return key
+    }
+
     /// Z85 text for `bytes` (zmq_z85_encode), or nil unless the count is a multiple of 4.
     public static func z85Encode(_ bytes: [UInt8]) -> String? {
         guard bytes.count % 4 == 0 else { return nil }

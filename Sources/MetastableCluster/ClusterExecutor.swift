@@ -1,0 +1,89 @@
+import Foundation
+import Metastable
+
+/// What a coordinator saves so that `--resume` continues a run after a crash: the merged
+/// outcome of every finished grid point, and the core's state for the point in progress.
+public struct ClusterCheckpoint: Codable, Sendable {
+    public var runID: String
+    public var specYAML: String
+    public var seed: UInt64
+    public var finishedPoints: [MonteCarloOutcome]
+    public var core: CoordinatorSnapshot
+}
+
+/// Runs each grid point as one round on the workers of a coordinator: batch b of the point
+/// is lease b of the round, and the results merge in batch order, so the outcome is the one
+/// `LocalExecutor` computes, whoever ran which batch.
+///
+/// Uses the coordinator's sockets: call it on the thread that created the coordinator.
+public final class ClusterExecutor: WalkExecutor, @unchecked Sendable {
+    public let coordinator: Coordinator
+    private let specYAML: String
+    private let seed: UInt64
+    private let checkpointPath: String?
+    private var finishedPoints: [MonteCarloOutcome]
+    /// Asked on every tick; a message aborts the run (e.g. every local worker has exited).
+    public var abort: () -> String? = { nil }
+
+    /// - Parameters:
+    ///   - restoring: a checkpoint of an earlier run of the same spec, to continue it.
+    public init(
+        specYAML: String, seed: UInt64, options: CoordinatorOptions, checkpointPath: String?,
+        restoring checkpoint: ClusterCheckpoint? = nil
+    ) throws {
+        let runID = checkpoint?.runID ?? Self.newRunID()
+        self.specYAML = specYAML
+        self.seed = seed
+        self.checkpointPath = checkpointPath
+        finishedPoints = checkpoint?.finishedPoints ?? []
+        coordinator = try Coordinator(
+            runID: runID, job: WireMessage.Job(jobID: 1, source: .experiment(specYAML: specYAML, seed: seed)),
+            options: options, restoring: checkpoint?.core)
+        coordinator.onCheckpoint = { [unowned self] snapshot in try self.saveCheckpoint(snapshot) }
+    }
+
+    /// Reads the checkpoint at `path`, if there is one, and checks it belongs to this spec.
+    public static func loadCheckpoint(at path: String, specYAML: String, seed: UInt64) throws -> ClusterCheckpoint? {
+        guard let checkpoint = try CheckpointFile.read(ClusterCheckpoint.self, from: path) else { return nil }
+        guard checkpoint.specYAML == specYAML, checkpoint.seed == seed else {
+            throw CoordinatorError("the checkpoint \(path) belongs to another spec or seed; remove it or drop --resume")
+        }
+        return checkpoint
+    }
+
+    public var parallelism: Int { max(1, coordinator.core.statistics.workersLive) }
+
+    public func run(_ point: PreparedPoint, progress: @escaping @Sendable (WalkProgress) -> Void) throws -> MonteCarloOutcome {
+        if point.index < finishedPoints.count { return finishedPoints[point.index] }
+        guard point.index == finishedPoints.count else {
+            throw CoordinatorError("grid point \(point.index) asked before point \(finishedPoints.count)")
+        }
+        let batches = (0..<point.batchCount).map { b in
+            let walks = point.batch(b)
+            return UInt64(walks.lowerBound)..<UInt64(walks.upperBound)
+        }
+        let results = try coordinator.runRound(
+            point.index, batches: batches,
+            progress: { p in
+                progress(WalkProgress(
+                    batchesDone: p.batchesDone, batchCount: p.batchesTotal, walksDone: Int(p.walksDone), steps: p.steps))
+            },
+            abort: abort)
+        var outcome = MonteCarloOutcome()
+        for r in results { outcome.merge(r.outcome) }
+        finishedPoints.append(outcome)
+        try saveCheckpoint(coordinator.core.snapshot)
+        return outcome
+    }
+
+    private func saveCheckpoint(_ snapshot: CoordinatorSnapshot) throws {
+        guard let checkpointPath else { return }
+        try CheckpointFile.write(
+            ClusterCheckpoint(runID: coordinator.runID, specYAML: specYAML, seed: seed, finishedPoints: finishedPoints, core: snapshot),
+            to: checkpointPath)
+    }
+
+    static func newRunID() -> String {
+        String(UInt64.random(in: 0...UInt64.max), radix: 36)
+    }
+}
