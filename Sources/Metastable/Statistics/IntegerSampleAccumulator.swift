@@ -35,8 +35,8 @@ public struct IntegerSampleAccumulator: Sendable, Equatable {
         if count > 0 {
             // The extreme samples sit in the extreme non-empty bins, and bound the sum.
             guard let min, let max, min <= max,
-                  histogram.counts.firstIndex(where: { $0 != 0 }) == LogHistogram.bin(for: min),
-                  histogram.counts.lastIndex(where: { $0 != 0 }) == LogHistogram.bin(for: max),
+                  histogram.lowestBin == LogHistogram.bin(for: min),
+                  histogram.highestBin == LogHistogram.bin(for: max),
                   UInt128(count) * UInt128(min) <= sum, sum <= UInt128(count) * UInt128(max),
                   Self.exactScaledSumOfSquaredDeviations(count: count, sum: sum, sumOfSquares: sumOfSquares) != nil
             else { return nil }

@@ -7,18 +7,23 @@
 /// The layout is fixed, so two histograms always have the same bins: merging adds counts
 /// bin by bin and is exact, associative and commutative.
 ///
+/// Storage is dense over the window from the lowest to the highest non-empty bin only: a
+/// batch's hitting times span a few hundred bins, so a stored batch result costs a few KiB,
+/// not the 15 KiB of all 1920 bins. The window's end bins are never empty, so equal
+/// histograms have equal storage.
+///
 /// Encodes as the non-empty bins only, `[[bin, count], ...]` in increasing bin order.
 @frozen
 public struct LogHistogram: Sendable, Equatable {
     /// 64 exact bins, then 32 for each of the 58 octaves from 2^6 to 2^64.
     public static let binCount = 1920
 
-    /// One count per bin, allocated once.
-    @usableFromInline var counts: [UInt64]
+    /// The bin of `counts[0]`.
+    @usableFromInline var first = 0
+    /// Counts of bins `first..<first + counts.count`; empty when nothing was recorded.
+    @usableFromInline var counts: [UInt64] = []
 
-    public init() {
-        counts = [UInt64](repeating: 0, count: Self.binCount)
-    }
+    public init() {}
 
     /// Rebuilds a histogram from its bins as `nonEmptyBins` lists them, or nil unless the
     /// bins increase (a repeated bin would be ambiguous) and lie below `binCount`, and the
@@ -30,7 +35,10 @@ public struct LogHistogram: Sendable, Equatable {
             guard bin > previous, bin < Self.binCount else { return nil }
             let (sum, overflow) = total.addingReportingOverflow(count)
             guard !overflow else { return nil }
-            counts[bin] = count
+            if count > 0 {
+                widen(toInclude: bin)
+                counts[bin - first] = count
+            }
             previous = bin
             total = sum
         }
@@ -65,25 +73,51 @@ public struct LogHistogram: Sendable, Equatable {
 
     /// How many recorded values fell in `bin`.
     @inlinable
-    public func count(in bin: Int) -> UInt64 { counts[bin] }
+    public func count(in bin: Int) -> UInt64 {
+        bin >= first && bin - first < counts.count ? counts[bin - first] : 0
+    }
+
+    /// The lowest and highest non-empty bins (nil when empty): the window's ends.
+    public var lowestBin: Int? { counts.isEmpty ? nil : first }
+    public var highestBin: Int? { counts.isEmpty ? nil : first + counts.count - 1 }
 
     /// How many values were recorded in all.
     public var totalCount: UInt64 { counts.reduce(0, +) }
 
     /// The bins holding at least one value, in increasing order, with their counts.
     public var nonEmptyBins: [(bin: Int, count: UInt64)] {
-        counts.indices.filter { counts[$0] != 0 }.map { ($0, counts[$0]) }
+        counts.indices.filter { counts[$0] != 0 }.map { (first + $0, counts[$0]) }
     }
 
     @inlinable
     public mutating func record(_ value: UInt64) {
-        counts[Self.bin(for: value)] += 1
+        let bin = Self.bin(for: value)
+        if bin < first || bin - first >= counts.count { widen(toInclude: bin) }
+        counts[bin - first] += 1
     }
 
     /// Adds `other`'s counts to these.
     public mutating func merge(_ other: LogHistogram) {
+        guard !other.counts.isEmpty else { return }
+        widen(toInclude: other.first)
+        widen(toInclude: other.first + other.counts.count - 1)
+        let offset = other.first - first
         counts.withUnsafeMutableBufferPointer { mine in
-            for (bin, count) in other.counts.enumerated() { mine[bin] += count }
+            for (i, count) in other.counts.enumerated() { mine[offset + i] += count }
+        }
+    }
+
+    /// Grows the window to cover `bin`; the new bins start empty.
+    @usableFromInline
+    mutating func widen(toInclude bin: Int) {
+        if counts.isEmpty {
+            first = bin
+            counts = [0]
+        } else if bin < first {
+            counts.insert(contentsOf: repeatElement(0, count: first - bin), at: 0)
+            first = bin
+        } else if bin - first >= counts.count {
+            counts.append(contentsOf: repeatElement(0, count: bin - first - counts.count + 1))
         }
     }
 
@@ -100,7 +134,8 @@ public struct LogHistogram: Sendable, Equatable {
         guard total > 0 else { return nil }
         let rank = Swift.min(Swift.max(UInt64((p * Double(total)).rounded(.up)), 1), total)
         var below: UInt64 = 0
-        for (bin, count) in counts.enumerated() where count != 0 {
+        for (i, count) in counts.enumerated() where count != 0 {
+            let bin = first + i
             if below + count >= rank {
                 let lower = Self.lowerBound(of: bin), upper = Self.upperBound(of: bin)
                 // The j-th of the bin's `count` values sits at (j + 1/2) / count of the way.
