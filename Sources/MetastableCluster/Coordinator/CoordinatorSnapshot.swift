@@ -1,3 +1,4 @@
+import Foundation
 import Metastable
 
 /// What a restarted coordinator needs to go on (`--resume`): the run, its job, the current
@@ -8,7 +9,7 @@ import Metastable
 /// from the network, so restoring can trust it.
 public struct CoordinatorSnapshot: Sendable, Equatable {
     /// The version of the encoding; another does not decode.
-    public static let formatVersion = 1
+    public static let formatVersion = 2
 
     public let runID: String
     public let job: WireMessage.Job
@@ -71,7 +72,20 @@ extension CoordinatorSnapshot: Codable {
         round = try container.decodeIfPresent(Int.self, forKey: .round)
         policyVersion = try container.decode(UInt64.self, forKey: .policyVersion)
         batches = try container.decode([Range<UInt64>].self, forKey: .batches)
-        results = try container.decode([MonteCarloOutcome?].self, forKey: .results)
+        // Results travel in their wire encoding (base64): JSON-encoding tens of thousands of
+        // accumulators field by field made each checkpoint take seconds.
+        var outcomes = [MonteCarloOutcome?]()
+        for text in try container.decode([String?].self, forKey: .results) {
+            guard let text else { outcomes.append(nil); continue }
+            guard let bytes = Data(base64Encoded: text),
+                let envelope = try? WireCodec.decode([UInt8](bytes)), case .result(let result) = envelope.message
+            else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .results, in: container, debugDescription: "a result is not a base64 wire RESULT")
+            }
+            outcomes.append(result.outcome)
+        }
+        results = outcomes
         if case .failure(let error) = replay() {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.message))
         }
@@ -85,7 +99,15 @@ extension CoordinatorSnapshot: Codable {
         try container.encodeIfPresent(round, forKey: .round)
         try container.encode(policyVersion, forKey: .policyVersion)
         try container.encode(batches, forKey: .batches)
-        try container.encode(results, forKey: .results)
+        let encoded = results.enumerated().map { index, outcome in
+            outcome.map { outcome in
+                let batchID = UInt64(round ?? 0) << 32 | UInt64(index)
+                let envelope = WireEnvelope(
+                    runID: runID, message: .result(WireMessage.BatchResult(jobID: job.jobID, batchID: batchID, outcome: outcome)))
+                return Data(WireCodec.encode(envelope)).base64EncodedString()
+            }
+        }
+        try container.encode(encoded, forKey: .results)
     }
 }
 

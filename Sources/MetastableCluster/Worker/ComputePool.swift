@@ -12,10 +12,12 @@ struct FinishedBatch: Sendable {
 /// leave the outcomes for the I/O thread to collect. They never touch a socket.
 final class ComputePool: Sendable {
     private let leases = LeaseQueue()
-    private let finished = FinishedBatches()
+    private let finished: FinishedBatches
 
-    /// Starts `threads` threads. Each keeps running until `close()`.
-    init(threads: Int) {
+    /// Starts `threads` threads. Each keeps running until `close()`, and signals `wakeup`
+    /// whenever it leaves an outcome.
+    init(threads: Int, wakeup: WakeupPipe) {
+        finished = FinishedBatches(wakeup: wakeup)
         // Each thread may work on another point; one more lets the next round's point
         // be built while the last batches of the current one run.
         let points = PointCache(capacity: threads + 1)
@@ -82,9 +84,13 @@ private final class LeaseQueue: @unchecked Sendable {
 
 private final class FinishedBatches: Sendable {
     private let batches = Mutex<[FinishedBatch]>([])
+    private let wakeup: WakeupPipe
+
+    init(wakeup: WakeupPipe) { self.wakeup = wakeup }
 
     func append(_ batch: FinishedBatch) {
         batches.withLock { $0.append(batch) }
+        wakeup.signal()
     }
 
     func takeAll() -> [FinishedBatch] {

@@ -160,7 +160,7 @@ final class WorkerShell {
         let monitor: ZMQMonitor
         let poller: ZMQPoller
 
-        init(context: ZMQContext, options: WorkerOptions, routingID: [UInt8], attempt: Int) throws(ZMQError) {
+        init(context: ZMQContext, options: WorkerOptions, routingID: [UInt8], attempt: Int, wakeup: WakeupPipe) throws(ZMQError) {
             dealer = try ZMQSocket(context, type: .dealer)
             try dealer.set(.routingID(routingID))
             if let curve = options.curve {
@@ -178,6 +178,7 @@ final class WorkerShell {
             var poller = ZMQPoller()
             poller.add(dealer)
             poller.add(monitor.socket)
+            poller.add(fileDescriptor: wakeup.readEnd)
             self.poller = poller
         }
 
@@ -192,20 +193,22 @@ final class WorkerShell {
     private let context: ZMQContext
     private var core: WorkerCore
     private var connection: Connection?
+    private let wakeup: WakeupPipe
     private var attempts = 0
     private let clock = ContinuousClock()
     private let origin: ContinuousClock.Instant
 
-    init(options: WorkerOptions, configuration: WorkerCore.Configuration, logger: Logger) throws(ZMQError) {
+    init(options: WorkerOptions, configuration: WorkerCore.Configuration, logger: Logger) throws {
         self.options = options
         self.logger = logger
         context = try ZMQContext()
+        wakeup = try WakeupPipe()
         core = WorkerCore(configuration: configuration, logger: logger)
         origin = clock.now
     }
 
     func run(until shouldStop: () -> Bool) throws {
-        let pool = ComputePool(threads: core.configuration.threads)
+        let pool = ComputePool(threads: core.configuration.threads, wakeup: wakeup)
         defer {
             connection = nil
             pool.close()
@@ -225,6 +228,7 @@ final class WorkerShell {
     private func step(_ pool: ComputePool) throws -> WorkerCore.StopReason? {
         if let connection {
             let ready = try connection.poller.poll(timeout: Self.pollInterval)
+            if ready[2].contains(.readable) { wakeup.drain() }
             if ready[1].contains(.readable), let stop = try readMonitor(connection, pool) { return stop }
             if ready[0].contains(.readable), let stop = try readMessages(connection, pool) { return stop }
         } else {
@@ -280,7 +284,7 @@ final class WorkerShell {
             case .connect(let routingID):
                 connection = nil
                 attempts += 1
-                connection = try Connection(context: context, options: options, routingID: routingID, attempt: attempts)
+                connection = try Connection(context: context, options: options, routingID: routingID, attempt: attempts, wakeup: wakeup)
                 logger.debug("connecting", metadata: ["attempt": "\(attempts)"])
             case .disconnect:
                 connection = nil

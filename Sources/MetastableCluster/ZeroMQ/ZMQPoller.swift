@@ -21,15 +21,28 @@ public struct ZMQPoller {
         public static let writable = Events(rawValue: Int16(ZMQ_POLLOUT))
     }
 
-    private var sockets: [(socket: ZMQSocket, events: Events)] = []
+    private enum Source {
+        case socket(ZMQSocket)
+        /// A plain file descriptor, e.g. a pipe other threads write to in order to wake the poll.
+        case file(Int32)
+    }
+
+    private var sources: [(source: Source, events: Events)] = []
 
     public init() {}
 
     /// Adds `socket`, to wait for `events`; returns its index in `poll`'s answer.
     @discardableResult
     public mutating func add(_ socket: ZMQSocket, for events: Events = .readable) -> Int {
-        sockets.append((socket, events))
-        return sockets.count - 1
+        sources.append((.socket(socket), events))
+        return sources.count - 1
+    }
+
+    /// Adds a file descriptor, to wait for `events`; returns its index in `poll`'s answer.
+    @discardableResult
+    public mutating func add(fileDescriptor: Int32, for events: Events = .readable) -> Int {
+        sources.append((.file(fileDescriptor), events))
+        return sources.count - 1
     }
 
     /// Waits up to `timeout` for any of the sockets to be ready. Returns, for each socket
@@ -38,9 +51,14 @@ public struct ZMQPoller {
     public func poll(timeout: Duration) throws(ZMQError) -> [Events] {
         // Built on each call from open sockets only: a closed socket's handle is freed memory.
         var items: [zmq_pollitem_t] = []
-        items.reserveCapacity(sockets.count)
-        for (socket, events) in sockets {
-            items.append(zmq_pollitem_t(socket: try socket.open(), fd: 0, events: events.rawValue, revents: 0))
+        items.reserveCapacity(sources.count)
+        for (source, events) in sources {
+            switch source {
+            case .socket(let socket):
+                items.append(zmq_pollitem_t(socket: try socket.open(), fd: 0, events: events.rawValue, revents: 0))
+            case .file(let fd):
+                items.append(zmq_pollitem_t(socket: nil, fd: fd, events: events.rawValue, revents: 0))
+            }
         }
         guard try zmqPoll(&items, timeout: timeout) > 0 else { return Array(repeating: [], count: items.count) }
         return items.map { Events(rawValue: $0.revents).intersection([.readable, .writable]) }
