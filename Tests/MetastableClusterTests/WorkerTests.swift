@@ -278,7 +278,7 @@ struct WorkerCoreTests {
         #expect(errorCodes(h.task(0, walks: 960..<1001)) == [.malformedMessage], "1000 walks")
         #expect(errorCodes(h.task(0, job: 8)) == [.unknownJob])
         #expect(errorCodes(h.receive(.task(.init(jobID: 7, batchID: 0, walks: 0..<10)), runID: "other-run")) == [.unknownJob])
-        #expect(h.core.heldLeases == 0)
+        #expect(h.core.heldLeases == 0 && h.core.counters.badMessages == 6)
         #expect(leases(h.task(10, walks: 960..<1000)).count == 1)
     }
 

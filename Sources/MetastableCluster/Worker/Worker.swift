@@ -212,6 +212,7 @@ final class WorkerShell {
         defer {
             connection = nil
             pool.close()
+            logSummary()
         }
         logger.info("worker starting", metadata: [
             "endpoint": "\(options.endpoint)", "threads": "\(core.configuration.threads)",
@@ -221,7 +222,6 @@ final class WorkerShell {
         while !shouldStop() {
             if let stop = try step(pool) { return try finish(stop) }
         }
-        logger.info("worker stopped")
     }
 
     /// Waits for traffic, then hands the core everything that happened.
@@ -315,11 +315,22 @@ final class WorkerShell {
     private func finish(_ reason: WorkerCore.StopReason) throws {
         switch reason {
         case .shutdown:
-            logger.info("worker stopped")
+            break
         case .gaveUp(let refused):
             let after = core.configuration.giveUpAfter ?? .zero
             throw refused ? WorkerError.refused(after: after) : WorkerError.unreachable(after: after)
         }
+    }
+
+    /// The totals, once, however the worker stops: as the coordinator's summary, what an
+    /// operator checks after a run (bad_messages_total above 0: something else talks to it).
+    private func logSummary() {
+        let counters = core.counters
+        logger.info("worker finished", metadata: [
+            "event": "summary", "bad_messages_total": .stringConvertible(counters.badMessages),
+            "batches_done": .stringConvertible(counters.batchesDone), "walks_done": .stringConvertible(counters.walksDone),
+            "steps_done": .stringConvertible(counters.stepsDone), "reconnects": .stringConvertible(counters.reconnects),
+        ])
     }
 
     private func now() -> Duration {

@@ -92,8 +92,9 @@ public struct WorkerCore: Sendable {
     }
 
     public struct Counters: Sendable, Equatable {
-        /// Messages from the coordinator dropped because they did not decode or made no
-        /// sense to a worker (bad_messages_total).
+        /// Messages from the coordinator that did not decode or made no sense to a worker
+        /// (bad_messages_total): a HELLO or RESULT, and a TASK for a job or run this worker
+        /// does not have or outside its job's points and walks (also answered with an ERROR).
         public var badMessages: UInt64 = 0
         public var batchesDone: UInt64 = 0
         public var walksDone: UInt64 = 0
@@ -339,7 +340,14 @@ public struct WorkerCore: Sendable {
     private mutating func take(_ task: WireMessage.TaskLease, runID: String, at now: Duration) -> [Directive] {
         func answer(_ code: WireMessage.ErrorReport.Code, _ why: String, at now: Duration) -> [Directive] {
             let report = WireMessage.ErrorReport(code: code, truncating: "batch \(task.batchID) of job \(task.jobID): \(why)")
-            logger.warning("cannot run the lease", metadata: ["batch_id": "\(task.batchID)", "error": "\(report.message)"])
+            switch code {
+            case .malformedMessage, .unknownJob:
+                // No coordinator sends these (it sends the JOB before its leases, within the
+                // job's points): bad messages, as the coordinator counts out-of-range batch ids.
+                countBadMessage(report.message, at: now)
+            default:
+                logger.warning("cannot run the lease", metadata: ["batch_id": "\(task.batchID)", "error": "\(report.message)"])
+            }
             return send(WireEnvelope(runID: self.runID, message: .error(report)), at: now)
         }
         guard let job, job.jobID == task.jobID, job.runID == runID else {
