@@ -304,7 +304,8 @@ struct MalformedTrafficTests {
 
     @Test func aWorkerCountsAndLogsEveryBadFrameAndStillRunsItsLeases() throws {
         // 11 batches of one grid point. Everything that takes time is done before the worker
-        // starts: it reconnects after 300 ms without a message.
+        // starts: it reconnects after 1.2 s without a message (3 heartbeats of 400 ms; long enough
+        // that a loaded machine running other tests in parallel does not trigger it).
         let spec = """
             chain: {clusters: 3, cluster_size: 10, kernel: permutations(3), sources: 1, epsilon: 0.05, seed: 7}
             walks: 1000
@@ -377,7 +378,7 @@ struct MalformedTrafficTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let coordinator = try FuzzingCoordinator()
         let worker = try ChildProcess(
-            ["worker", "--connect", coordinator.endpoint, "--threads", "1", "--heartbeat-ms", "100"], in: directory, name: "worker")
+            ["worker", "--connect", coordinator.endpoint, "--threads", "1", "--heartbeat-ms", "400"], in: directory, name: "worker")
         defer { worker.killHard() }
         let start = ContinuousClock.now
         let hello = try #require(try coordinator.awaitHello(timeout: .seconds(60)), "\(worker.stderr.suffix(2000))")
