@@ -16,7 +16,7 @@ public final class LocalWorkers: @unchecked Sendable {
         executable: URL, endpoint: String, count: Int, threads: Int, logLevel: String, credits: Int? = nil, directory: URL? = nil
     ) {
         self.executable = executable
-        arguments = ["worker", "--connect", endpoint, "--threads", "\(threads)", "--log-level", logLevel]
+        arguments = ["worker", "--connect", endpoint, "--threads", "\(threads)", "--log-level", logLevel, "--exit-with-parent"]
             + (credits.map { ["--credits", "\($0)"] } ?? [])
         self.directory = directory
         processes = (0..<count).map { _ in Process() }

@@ -134,6 +134,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .long, help: "Heartbeat interval in milliseconds.")
     var heartbeatMs: Int = 1000
 
+    @Flag(name: .long, help: "Exit when the process that started this one exits (for local workers of `run`).")
+    var exitWithParent = false
+
     @OptionGroup var log: LogOptions
 
     func validate() throws {
@@ -157,6 +160,15 @@ struct WorkerCommand: ParsableCommand {
                 secretKey: pair.secretKey, publicKey: pair.publicKey, serverKey: try CurveKeyFiles.readKey(coordinatorKey))
         }
         let worker = Worker(options: options)
+        if exitWithParent {
+            // A local worker of `metastable run` must not outlive it, even if it was killed.
+            let parent = getppid()
+            let watchdog = Thread {
+                while getppid() == parent { usleep(200_000) }
+                worker.stop()
+            }
+            watchdog.start()
+        }
         try worker.run()
     }
 }
