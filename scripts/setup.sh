@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # One-time set-up on a fresh Debian machine (run as root, or with sudo available):
-# the C libraries the cluster layer links, and the Python packages the plotting script and
-# the interoperability tests use. Safe to run again: it skips what is already there.
+# the C libraries the cluster layer links, ip and ping for scripts/netns-cluster.sh, and the
+# Python packages the plotting script and the interoperability tests use. Safe to run again:
+# it skips what is already there.
 set -euo pipefail
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 
-packages=(libzmq3-dev libprotobuf-c-dev protobuf-c-compiler)
+packages=(libzmq3-dev libprotobuf-c-dev protobuf-c-compiler iproute2 iputils-ping)
 missing=()
 for p in "${packages[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  # "install ok installed": dpkg -s alone also succeeds for a removed package's leftover config.
+  [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
