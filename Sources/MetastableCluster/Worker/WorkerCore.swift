@@ -491,10 +491,10 @@ public struct WorkerCore: Sendable {
         let seconds = Double(elapsed.wholeNanoseconds) / 1e9
         if job != nil || counters.batchesDone > lastReport.batches {
             logger.info("throughput", metadata: [
-                "batches_done": "\(counters.batchesDone)",
-                "walks_per_s": "\(Double(counters.walksDone - lastReport.walks) / seconds)",
-                "steps_per_s": "\(Double(counters.stepsDone - lastReport.steps) / seconds)",
-                "computing": "\(running)", "queued": "\(queue.count)",
+                "batches_done": .stringConvertible(counters.batchesDone),
+                "walks_per_s": .stringConvertible((Double(counters.walksDone - lastReport.walks) / seconds).rounded()),
+                "steps_per_s": .stringConvertible((Double(counters.stepsDone - lastReport.steps) / seconds).rounded()),
+                "computing": .stringConvertible(running), "queued": .stringConvertible(queue.count),
             ])
         }
         lastReport = (now, counters.batchesDone, counters.walksDone, counters.stepsDone)
