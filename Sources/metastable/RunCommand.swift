@@ -98,7 +98,7 @@ enum ResultsTable {
             rows.append(row)
         }
         var text = "\(results.experiment): \(results.points.count) point\(results.points.count == 1 ? "" : "s")"
-        if let threads = performance.first?.threads { text += ", \(threads) thread\(threads == 1 ? "" : "s")" }
+        if let workers = performance.first?.threads { text += ", \(workers) worker\(workers == 1 ? "" : "s")" }
         return text + "\n\n" + Format.table(header: header, rows: rows)
     }
 }
