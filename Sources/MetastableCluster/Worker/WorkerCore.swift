@@ -119,7 +119,8 @@ public struct WorkerCore: Sendable {
 
     public let configuration: Configuration
     public private(set) var counters = Counters()
-    private let logger: Logger
+    /// Carries `run_id` once a JOB names the run.
+    private var logger: Logger
     private var random: SplitMix64
 
     private var connection = Connection.idle
@@ -325,7 +326,8 @@ public struct WorkerCore: Sendable {
         dropQueuedLeases()
         self.job = job
         failedJob = nil
-        logger.info("new job", metadata: ["run_id": "\(runID)", "job_id": "\(job.jobID)", "points": "\(job.plan.points.count)"])
+        logger[metadataKey: "run_id"] = "\(runID)"
+        logger.info("new job", metadata: ["job_id": "\(job.jobID)", "points": "\(job.plan.points.count)"])
         return []
     }
 
