@@ -33,8 +33,11 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "No progress output.")
     var quiet = false
 
-    @Option(name: .long, help: "Log level of the embedded coordinator and its workers (trace ... critical).")
-    var logLevel: String = "warning"
+    @Option(name: .long, help: """
+        Log level of the embedded coordinator and its workers (trace ... critical). Default: warning \
+        on a terminal (the progress bar shows progress), info otherwise (progress records).
+        """)
+    var logLevel: String?
 
     func validate() throws {
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1, got \(workers)") }
@@ -53,7 +56,8 @@ struct RunCommand: ParsableCommand {
             return
         }
         // An embedded coordinator on a private ipc socket, and `count` workers of this binary.
-        ClusterLogging.bootstrap(role: "coordinator", runID: nil, level: try LogOptions.parse(logLevel), json: nil)
+        let coordinatorLevel = logLevel ?? (isatty(2) != 0 || quiet ? "warning" : "info")
+        ClusterLogging.bootstrap(role: "coordinator", runID: nil, level: try LogOptions.parse(coordinatorLevel), json: nil)
         let socket = FileManager.default.temporaryDirectory
             .appendingPathComponent("metastable-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock").path
         defer { try? FileManager.default.removeItem(atPath: socket) }
@@ -62,7 +66,7 @@ struct RunCommand: ParsableCommand {
         let specDirectory = spec.flatMap { FileManager.default.fileExists(atPath: $0) ? URL(fileURLWithPath: $0).deletingLastPathComponent() : nil }
         let local = LocalWorkers(
             executable: LocalWorkers.currentExecutable, endpoint: executor.coordinator.endpoint, count: count, threads: 1,
-            logLevel: logLevel, directory: specDirectory)
+            logLevel: logLevel ?? "warning", directory: specDirectory)
         try local.start()
         defer { local.wait(timeout: .seconds(5)) }
         executor.abort = { local.allExited ? "every local worker process has exited" : nil }
