@@ -108,3 +108,27 @@ struct DistillationTests {
         #expect(throws: ChainError.self) { try MetaChainDistiller.errors(of: model, against: MetaChain(chain)) }
     }
 }
+
+extension DistillationTests {
+    @Test("a given map from states to clusters replaces the chain's labels")
+    func givenLabels() throws {
+        let chain = try Self.chain(clusters: 4, size: 8, epsilon: .fixed(1e-2))
+        // Merge clusters 0 and 1, as a search that missed their sparse edge would.
+        let merged = try ClusterLabels(labels: chain.clusters!.labels.map { $0 == 0 ? 0 : $0 - 1 })
+        let counts = try MetaChainDistiller.collect(
+            chain: chain, labels: merged, start: StartDistribution(state: 0, stateCount: chain.stateCount),
+            target: TargetSet(cluster: 3, of: chain), walks: 256, maxSteps: 1 << 24, seed: 11)
+        #expect(counts.clusterCount == 3)
+        let model = try MetaChainDistiller.fit(counts, beta: MetaChainDistiller.defaultBeta(clusterSize: 16, epsilon: 1e-2))
+        let errors = try MetaChainDistiller.errors(of: model, against: MetaChain(chain.expanded().withClusters(merged)))
+        #expect(errors.rowsWithData == 2)
+        #expect(errors.maxRelativeExitError < 0.25)
+        #expect(try model.expectedHittingTime(from: 0, to: 2) <= 3 * 3)
+        #expect(throws: (any Error).self) {
+            try MetaChainDistiller.collect(
+                chain: chain, labels: ClusterLabels(clusterCount: 2, clusterSize: 3),
+                start: StartDistribution(state: 0, stateCount: chain.stateCount),
+                target: TargetSet(cluster: 3, of: chain), walks: 1, maxSteps: 10, seed: 1)
+        }
+    }
+}
