@@ -214,6 +214,28 @@ struct LearningTests {
         #expect(abs(speedUp / (epsilonMax / epsilon) - 1) < 0.3)
     }
 
+    @Test func searchThenPRMEndToEnd() throws {
+        // Ê from search on the chain itself, no labels used, then the PRM's exact speed-up.
+        let epsilon = 1e-3, epsilonMax = 0.05
+        let chain = try GeneratorSpec(
+            clusters: 5, clusterSize: 20, kernel: .uniform, topology: .chain, sources: 1, epsilon: .fixed(epsilon),
+            decoys: 2, seed: 4
+        ).generate()
+        let start = try StartDistribution(state: 0, stateCount: chain.stateCount)
+        let config = SparseEdgeSearchConfig(clusterCount: 5, clusterSize: 20, epsilon: epsilon, seed: 1)
+        let result = try SparseEdgeSearch.run(chain: chain.withClustersDropped(), start: start, config: config)
+        let report = SparseEdgeSearchReport(result: result, truth: chain, config: config)
+        #expect(report.recall == 1)
+        #expect(report.falsePositives.isEmpty)
+        let target = try TargetSet(cluster: 4, of: chain)
+        let base = try ExactSolver.hittingTimes(chain, target: target).expected(from: start)
+        let boosted = try ProcessRewardModel(edges: result.edges, epsilonMax: epsilonMax).apply(to: chain)
+        let withPRM = try ExactSolver.hittingTimes(boosted, target: target).expected(from: start)
+        print("search + PRM: steps ratio", report.stepRatio, "E[τ]", base, "→", withPRM, "speed-up", base / withPRM)
+        #expect(abs(base / withPRM / (epsilonMax / epsilon) - 1) < 0.3)
+        #expect(report.stepRatio < 25)
+    }
+
     @Test func prmRejectsBadInput() throws {
         #expect(throws: LearningError.self) { try ProcessRewardModel(edges: [], epsilonMax: 1.5) }
         let chain = try Self.smallChain()
@@ -225,4 +247,10 @@ struct LearningTests {
             #expect(error.field == "edges[0]")
         }
     }
+}
+
+extension Chain {
+    /// The chain without labels: what a searcher that knows nothing of the clusters sees.
+    /// An implicit uniform part needs labels, so it is written out first.
+    func withClustersDropped() throws -> Chain { try expanded().withClusters(nil) }
 }
