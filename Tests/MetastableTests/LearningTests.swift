@@ -47,6 +47,14 @@ struct LearningTests {
         #expect(p.allSatisfy { $0.isFinite })
     }
 
+    @Test func codableRoundTripValidates() throws {
+        let policy = SoftmaxPolicy(chain: try Self.smallChain(), initialization: .exact)
+        let data = try JSONEncoder().encode(policy)
+        #expect(try JSONDecoder().decode(SoftmaxPolicy.self, from: data) == policy)
+        let broken = #"{"stateCount": 2, "rowOffsets": [0, 1, 5], "columns": [1, 0], "logits": [0, 0]}"#
+        #expect(throws: LearningError.self) { try JSONDecoder().decode(SoftmaxPolicy.self, from: Data(broken.utf8)) }
+    }
+
     @Test func gradientMatchesFiniteDifferences() throws {
         let chain = try Self.smallChain()
         var policy = SoftmaxPolicy(chain: chain, initialization: .uniform)
