@@ -8,7 +8,9 @@ public struct PretrainingConfig: Sendable, Hashable, Codable {
     /// Transitions per gradient step; each is x uniform on the states, y ~ p(x, ·).
     public var batchSize: Int
     /// η of stage 1. The mean cross-entropy gives row x about 1/|S| of the batch, so the
-    /// step a row sees is about η/|S|: scale η with the number of states.
+    /// step a row sees is about η/|S|: scale η with the number of states. The defaults
+    /// (η = 4, then 1, T_1 = T_2 = 3000, batches of 512) were tuned on |S| = 18, ε = 0.05:
+    /// support recovered on every seed tried, max-row TV ≈ 0.02 at the end.
     public var learningRate: Double
     /// η of stage 2, smaller than stage 1's so the iterate averages out batch noise.
     public var stage2LearningRate: Double

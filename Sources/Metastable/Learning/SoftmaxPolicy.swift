@@ -97,6 +97,17 @@ public struct SoftmaxPolicy: Sendable, Equatable, Codable {
             kinds: full.kinds)
     }
 
+    private enum CodingKeys: String, CodingKey { case stateCount, rowOffsets, columns, logits, kinds }
+
+    /// Decodes and validates like `init(stateCount:rowOffsets:columns:logits:kinds:)`.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(
+            stateCount: c.decode(Int.self, forKey: .stateCount), rowOffsets: c.decode([Int].self, forKey: .rowOffsets),
+            columns: c.decode([UInt32].self, forKey: .columns), logits: c.decode([Double].self, forKey: .logits),
+            kinds: c.decodeIfPresent([EdgeKind].self, forKey: .kinds))
+    }
+
     /// Memberwise, for rows already known to satisfy every invariant.
     init(validatedStateCount stateCount: Int, rowOffsets: [Int], columns: [UInt32], logits: [Double], kinds: [EdgeKind]) {
         self.stateCount = stateCount
