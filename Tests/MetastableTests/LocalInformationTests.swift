@@ -32,6 +32,9 @@ struct LocalInformationTests {
         let log10 = Self.config.clusterCounts.compactMap { report.row(level, clusters: $0)?.meanLog10ConsistentHypotheses }
         #expect(log10.count == Self.config.clusterCounts.count)
         #expect(zip(log10, log10.dropFirst()).allSatisfy { $0 < $1 }, "\(log10)")
+        // The posterior's advantage over a coin shrinks with every K, and never goes negative.
+        let advantage = Self.config.clusterCounts.compactMap { report.row(level, clusters: $0).map { $0.expectedRate - 0.5 } }
+        #expect(zip(advantage, advantage.dropFirst()).allSatisfy { $0 > $1 && $1 >= 0 }, "\(advantage)")
     }
 
     @Test func neighbourhoodLeavesFewerHypothesesThanPath() throws {
@@ -58,7 +61,7 @@ struct LocalInformationTests {
         small.tasksPerK = 20
         let a = try LocalInformationExperiment.run(small), b = try LocalInformationExperiment.run(small)
         #expect(a == b)
-        #expect(a.text.split(separator: "\n").count == 3 + LocalInformationExperiment.Level.allCases.count)
+        #expect(a.text.split(separator: "\n").count == 4 + LocalInformationExperiment.Level.allCases.count)
         let decoded = try JSONDecoder().decode(LocalInformationExperiment.Report.self, from: JSONEncoder().encode(a))
         #expect(decoded == a)
     }

@@ -124,6 +124,11 @@ public enum LocalInformationExperiment {
         public var rate: Double
         /// Wilson 95 % interval of the rate.
         public var interval: WilsonInterval
+        /// The mean over tasks of the learner's posterior probability of being right (the
+        /// share of consistent hypotheses agreeing with its answer). Its expectation is the
+        /// success rate, with far less noise than the 0/1 outcomes: it resolves the advantage
+        /// over 1/2 long after the measured rate is indistinguishable from a coin.
+        public var expectedRate: Double
         /// Mean number of hypotheses (choices of the sparse steps) consistent with the level's
         /// view; nil at `nothing`, which sees no steps.
         public var meanConsistentHypotheses: Double?
@@ -137,7 +142,8 @@ public enum LocalInformationExperiment {
     public struct Report: Sendable, Codable, Equatable {
         public var config: Config
         public var rows: [Row]
-        /// Per K (in `config.clusterCounts` order), the mean number of decoys the paths took.
+        /// Per K (in `config.clusterCounts` order), the mean number of decoy transitions the
+        /// paths took, counting those merged with a dense edge (visible as dense, not ambiguous).
         public var meanDecoysVisited: [Double]
         /// Per K, the mean path length in steps.
         public var meanPathLength: [Double]
@@ -155,7 +161,7 @@ public enum LocalInformationExperiment {
             var lines = [
                 "limit of local information: M = \(config.clusterSize), ε = \(config.epsilon), permutations(\(config.kernelDegree)), "
                     + "\(config.decoysPerCluster) decoys/cluster, \(config.tasksPerK) tasks per K, seed \(config.seed)",
-                pad("level", 14) + pad("K", 4) + pad("success", 9) + pad("95% interval", 17) + pad("log10 hyp", 10)
+                pad("level", 14) + pad("K", 4) + pad("success", 9) + pad("95% interval", 17) + pad("exp. adv.", 10) + pad("log10 hyp", 10)
                     + pad("ambiguous", 10) + pad("decoys", 8) + "steps",
             ]
             for row in rows {
@@ -163,12 +169,16 @@ public enum LocalInformationExperiment {
                 lines.append(
                     pad(row.level.rawValue, 14) + pad("\(row.clusters)", 4) + pad(fixed(row.rate, 3), 9)
                         + pad("[\(fixed(row.interval.lower, 3)), \(fixed(row.interval.upper, 3))]", 17)
+                        + pad(String(format: "%.2e", row.expectedRate - 0.5), 10)
                         + pad(row.meanLog10ConsistentHypotheses.map { fixed($0, 2) } ?? "-", 10)
                         + pad(row.meanAmbiguousSteps.map { fixed($0, 1) } ?? "-", 10)
                         + pad(fixed(meanDecoysVisited[k], 1), 8) + fixed(meanPathLength[k], 0))
             }
             let redrawn = zip(config.clusterCounts, rejectedChains).map { "K=\($0): \($1)" }
             lines.append("chains redrawn for a disconnected cluster: " + redrawn.joined(separator: ", "))
+            lines.append(
+                "exp. adv. = expected success − 1/2 from the learner's posterior; log10 hyp = mean log10 of the "
+                    + "consistent hypotheses; ambiguous = steps that may be sparse; decoys, steps = per path")
             return lines.joined(separator: "\n")
         }
 
@@ -213,12 +223,13 @@ public enum LocalInformationExperiment {
     /// Sums over the tasks of one (level, K).
     private struct Tally {
         var successes = 0, trials = 0
-        var hypotheses = 0.0, log10Hypotheses = 0.0, ambiguous = 0.0
+        var hypotheses = 0.0, log10Hypotheses = 0.0, ambiguous = 0.0, confidence = 0.0
         var sawSteps = false
 
         mutating func add(_ answer: Learner.Answer, truth: UInt8) {
             trials += 1
             if answer.value == truth { successes += 1 }
+            confidence += answer.confidence
             if let h = answer.hypotheses, let a = answer.ambiguousSteps {
                 sawSteps = true
                 hypotheses += h
@@ -232,6 +243,7 @@ public enum LocalInformationExperiment {
             return Row(
                 level: level, clusters: clusters, successes: successes, trials: trials,
                 rate: Double(successes) / n, interval: WilsonInterval(successes: successes, trials: trials),
+                expectedRate: confidence / n,
                 meanConsistentHypotheses: sawSteps ? hypotheses / n : nil,
                 meanLog10ConsistentHypotheses: sawSteps ? log10Hypotheses / n : nil,
                 meanAmbiguousSteps: sawSteps ? ambiguous / n : nil)

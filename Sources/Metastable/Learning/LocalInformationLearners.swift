@@ -10,6 +10,9 @@ enum Learner {
         var hypotheses: Double?
         /// Steps the learner could not rule out as sparse; nil when the level sees no steps.
         var ambiguousSteps: Int?
+        /// The learner's own probability that its answer is right, given its view: the share of
+        /// consistent hypotheses that agree with it (1/2 for a coin).
+        var confidence: Double
     }
 
     /// The answer of the best learner at `level`. `rng` breaks ties (and is the coin at
@@ -20,7 +23,7 @@ enum Learner {
     ) -> Answer {
         switch level {
         case .nothing:
-            return Answer(value: coin(&rng), hypotheses: nil, ambiguousSteps: nil)
+            return Answer(value: coin(&rng), hypotheses: nil, ambiguousSteps: nil, confidence: 0.5)
         case .path:
             let view = task.pathView()
             let hard = view.indices.filter { view[$0].probability < config.hardThreshold }
@@ -39,7 +42,7 @@ enum Learner {
             for (i, e) in task.steps.enumerated() where component[task.path[i]] != component[task.path[i + 1]] {
                 value ^= task.bits[e]
             }
-            return Answer(value: value, hypotheses: 1, ambiguousSteps: 0)
+            return Answer(value: value, hypotheses: 1, ambiguousSteps: 0, confidence: 1)
         }
     }
 
@@ -50,11 +53,12 @@ enum Learner {
     static func vote(bits: [UInt8], sparseSteps: Int, rng: inout WalkRandom) -> Answer {
         guard let last = bits.last else {
             // Cannot happen for a real path (it ends on a sparse step); answer, do not trap.
-            return Answer(value: coin(&rng), hypotheses: 0, ambiguousSteps: 0)
+            return Answer(value: coin(&rng), hypotheses: 0, ambiguousSteps: 0, confidence: 0.5)
         }
         let tally = ParityVote(bits: Array(bits.dropLast()), size: sparseSteps - 1)
         let parity: UInt8 = tally.margin > 0 ? 0 : tally.margin < 0 ? 1 : coin(&rng)
-        return Answer(value: last ^ parity, hypotheses: tally.total, ambiguousSteps: bits.count)
+        let confidence = tally.total > 0 ? 0.5 + abs(tally.margin) / (2 * tally.total) : 0.5
+        return Answer(value: last ^ parity, hypotheses: tally.total, ambiguousSteps: bits.count, confidence: confidence)
     }
 
     /// Whether the step's two rows prove it stays inside a cluster: the target is a dense
