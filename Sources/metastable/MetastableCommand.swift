@@ -16,7 +16,7 @@ struct MetastableCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             RunCommand.self, ExactCommand.self, SimulateCommand.self, GenerateCommand.self, BenchCommand.self,
-            CoordinatorCommand.self, WorkerCommand.self, KeygenCommand.self, SimulateClusterCommand.self,
+            CoordinatorCommand.self, WorkerCommand.self, KeygenCommand.self, SimulateClusterCommand.self, PlotCommand.self,
         ]
     )
 

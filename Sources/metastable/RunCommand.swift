@@ -102,3 +102,27 @@ enum ResultsTable {
         return text + "\n\n" + Format.table(header: header, rows: rows)
     }
 }
+
+/// The power-law fits printed after the table: one row per regressor, Monte Carlo and exact
+/// side by side.
+enum FitTable {
+    static func render(_ fits: ScalingFits) -> String {
+        func cell(_ e: Estimate?) -> String {
+            guard let e else { return "–" }
+            var text = String(format: "%+.4f", e.value)
+            if let ci = e.ci95 { text += String(format: "  [%+.4f, %+.4f]", ci[0], ci[1]) }
+            return text
+        }
+        let header = ["log \(fits.response) vs", "MC slope  [95%]", "exact slope  [95%]"]
+        var rows = fits.regressors.indices.map { j in
+            [fits.regressors[j].transform, cell(fits.monteCarlo?.slopes[j]), cell(fits.exact?.slopes[j])]
+        }
+        rows.append(["intercept", cell(fits.monteCarlo?.intercept), cell(fits.exact?.intercept)])
+        var text = "power-law fit: log \(fits.response) = a + Σ b·log x\n\n" + Format.table(header: header, rows: rows)
+        let notes = [("MC", fits.monteCarlo, "weighted by 1/se²"), ("exact", fits.exact, "unweighted")].compactMap { name, fit, how in
+            fit.map { "\(name): \($0.points) points, \(how), reduced χ² \(Format.value($0.reducedChiSquare ?? .nan, digits: 3))" }
+        }
+        if !notes.isEmpty { text += "\n" + notes.joined(separator: "; ") }
+        return text
+    }
+}
