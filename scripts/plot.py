@@ -29,7 +29,7 @@ try:
     from matplotlib.ticker import NullFormatter
     from PIL import Image  # a dependency of matplotlib
 except ImportError:
-    sys.stderr.write("error: plotting needs matplotlib for python3: pip install matplotlib\n")
+    sys.stderr.write("error: matplotlib is not installed for python3: pip install matplotlib\n")
     sys.exit(3)
 
 # What each known parameter is, for axis labels; the theoretical slope of Theorem 3.2.

@@ -24,11 +24,22 @@ struct PlotCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: URL(fileURLWithPath: directory).appendingPathComponent("results.json").path) else {
             throw BadInput("\(directory): no results.json (expected the output directory of `metastable run`)")
         }
+        switch try runScript() {
+        case 0: return
+        // The script has said what is wrong (no matplotlib, unreadable results): bad input.
+        case 2, 3: Foundation.exit(2)
+        // env's status when python3 is not on PATH.
+        case 127: throw BadInput("python3 not found on PATH: install Python 3, then pip install matplotlib")
+        case let status: throw InternalFailure("the plotting script failed with status \(status)")
+        }
+    }
+
+    /// Runs the embedded script with python3; returns its exit status.
+    private func runScript() throws -> Int32 {
         // The binary may run far from the repository, so the script travels inside it.
         let script = FileManager.default.temporaryDirectory.appendingPathComponent("metastable-plot-\(getpid()).py")
         try Data(BuiltinScripts.plot.utf8).write(to: script)
         defer { try? FileManager.default.removeItem(at: script) }
-
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script.path, directory] + (out.map { ["--out", $0] } ?? [])
@@ -38,13 +49,6 @@ struct PlotCommand: ParsableCommand {
             throw BadInput("cannot run python3 (\(error.localizedDescription)): install Python 3, then pip install matplotlib")
         }
         process.waitUntilExit()
-        switch process.terminationStatus {
-        case 0: return
-        // env's status when python3 is not on PATH; the script's when matplotlib is missing.
-        case 127: throw BadInput("python3 not found on PATH: install Python 3, then pip install matplotlib")
-        case 3: throw BadInput("matplotlib is not installed for python3: pip install matplotlib")
-        case 2: throw BadInput("the plotting script could not read \(directory)")
-        case let status: throw InternalFailure("the plotting script failed with status \(status)")
-        }
+        return process.terminationStatus
     }
 }

@@ -119,9 +119,11 @@ enum FitTable {
         }
         rows.append(["intercept", cell(fits.monteCarlo?.intercept), cell(fits.exact?.intercept)])
         var text = "power-law fit: log \(fits.response) = a + Σ b·log x\n\n" + Format.table(header: header, rows: rows)
-        let notes = [("MC", fits.monteCarlo, "weighted by 1/se²"), ("exact", fits.exact, "unweighted")].compactMap { name, fit, how in
-            fit.map { "\(name): \($0.points) points, \(how), reduced χ² \(Format.value($0.reducedChiSquare ?? .nan, digits: 3))" }
-        }
+        // Weighted, the residual scale is a reduced χ²; unweighted, the variance of the log residuals.
+        let notes = [("MC", fits.monteCarlo, "weighted by 1/se², reduced χ²"), ("exact", fits.exact, "unweighted, residual variance")]
+            .compactMap { name, fit, how in
+                fit.map { "\(name): \($0.points) points, \(how) \(Format.value($0.reducedChiSquare ?? .nan, digits: 3))" }
+            }
         if !notes.isEmpty { text += "\n" + notes.joined(separator: "; ") }
         return text
     }

@@ -173,6 +173,25 @@ struct PlotScriptTests {
         #expect(missing.stderr.contains("no results.json"))
     }
 
+    @Test func plotCommandSaysHowToInstallMatplotlib() throws {
+        // A module named matplotlib that fails to import stands in for a missing one.
+        let fake = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: fake) }
+        try Data("raise ImportError('absent')\n".utf8).write(to: fake.appendingPathComponent("matplotlib.py"))
+        let process = Process()
+        process.executableURL = CLI.binary
+        process.arguments = ["plot", Self.reference.path, "--out", fake.path]
+        process.environment = ProcessInfo.processInfo.environment.merging(["PYTHONPATH": fake.path]) { $1 }
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = Pipe()
+        try process.run()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 2)
+        #expect(stderr.contains("pip install matplotlib"), "\(stderr)")
+    }
+
     static func expectFigures(in directory: URL, sourceLocation: SourceLocation = #_sourceLocation) {
         for name in expected {
             let data = FileManager.default.contents(atPath: directory.appendingPathComponent(name).path) ?? Data()

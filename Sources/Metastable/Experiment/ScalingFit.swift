@@ -57,8 +57,9 @@ public struct PowerLawFit: Sendable, Codable, Equatable {
     public var intercept: Estimate
     /// One per regressor, in the regressors' order.
     public var slopes: [Estimate]
-    /// Σ w·residual² / (points − parameters): about 1 when the weights are right and the
-    /// model fits; the covariance is scaled by it, so misfit widens the intervals.
+    /// Σ w·residual² / (points − parameters): for the Monte Carlo fit about 1 when the
+    /// weights are right and the model fits; for the unweighted exact fit the variance of the
+    /// log residuals. The covariance is scaled by it, so misfit widens the intervals.
     public var reducedChiSquare: Double?
 }
 
