@@ -17,7 +17,7 @@ struct MetastableCommand: ParsableCommand {
         subcommands: [
             RunCommand.self, ExactCommand.self, SimulateCommand.self, GenerateCommand.self, BenchCommand.self,
             CoordinatorCommand.self, WorkerCommand.self, KeygenCommand.self, SimulateClusterCommand.self,
-            LocalLimitCommand.self,
+            PlotCommand.self, LocalLimitCommand.self,
         ]
     )
 

@@ -106,3 +106,29 @@ enum ResultsTable {
         return text + "\n\n" + Format.table(header: header, rows: rows)
     }
 }
+
+/// The power-law fits printed after the table: one row per regressor, Monte Carlo and exact
+/// side by side.
+enum FitTable {
+    static func render(_ fits: ScalingFits) -> String {
+        func cell(_ e: Estimate?) -> String {
+            guard let e else { return "–" }
+            var text = String(format: "%+.4f", e.value)
+            if let ci = e.ci95 { text += String(format: "  [%+.4f, %+.4f]", ci[0], ci[1]) }
+            return text
+        }
+        let header = ["log \(fits.response) vs", "MC slope  [95%]", "exact slope  [95%]"]
+        var rows = fits.regressors.indices.map { j in
+            [fits.regressors[j].transform, cell(fits.monteCarlo?.slopes[j]), cell(fits.exact?.slopes[j])]
+        }
+        rows.append(["intercept", cell(fits.monteCarlo?.intercept), cell(fits.exact?.intercept)])
+        var text = "power-law fit: log \(fits.response) = a + Σ b·log x\n\n" + Format.table(header: header, rows: rows)
+        // Weighted, the residual scale is a reduced χ²; unweighted, the variance of the log residuals.
+        let notes = [("MC", fits.monteCarlo, "weighted by 1/se², reduced χ²"), ("exact", fits.exact, "unweighted, residual variance")]
+            .compactMap { name, fit, how in
+                fit.map { "\(name): \($0.points) points, \(how) \(Format.value($0.reducedChiSquare ?? .nan, digits: 3))" }
+            }
+        if !notes.isEmpty { text += "\n" + notes.joined(separator: "; ") }
+        return text
+    }
+}

@@ -33,6 +33,7 @@ enum ResultsOutput {
             throw BadInput("cannot write the results to \(directory.path): \(error.localizedDescription)")
         }
         emit(ResultsTable.render(results, performance: performance))
+        if let fits = results.fits { emit("\n" + FitTable.render(fits)) }
         emit("\nwrote \(directory.path)/results.json, results.csv, histograms.csv, timing.json")
     }
 }

@@ -7,6 +7,8 @@ public struct ExperimentResults: Sendable, Codable, Equatable {
     public var description: String?
     public var gridParameters: [String]
     public var points: [PointResult]
+    /// Power-law fits over the grid, when the spec's `fit` field asks for them.
+    public var fits: ScalingFits?
 }
 
 /// One grid point.

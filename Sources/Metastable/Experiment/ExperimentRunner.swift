@@ -28,7 +28,7 @@ public struct ExperimentRunner: Sendable {
         }
         let results = ExperimentResults(
             experiment: plan.name, description: plan.points.first?.spec.summary, gridParameters: plan.gridParameters,
-            points: points)
+            points: points, fits: plan.fit.map { ScalingFits($0, points: points) })
         return (results, performance)
     }
 

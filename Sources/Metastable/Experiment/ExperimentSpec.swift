@@ -93,6 +93,8 @@ public struct ExperimentPlan: Sendable {
     /// The grid's parameter names, in order.
     public var gridParameters: [String]
     public var points: [Point]
+    /// The power law to fit over the grid, when the spec asks for one.
+    public var fit: FitSpec?
 }
 
 extension ExperimentPlan {
@@ -102,6 +104,7 @@ extension ExperimentPlan {
     ]
     static let topFields: Set<String> = [
         "name", "description", "chain", "start", "target", "walks", "max_steps", "seed", "batch_size", "exact", "grid",
+        "fit",
     ]
 
     /// Parses a YAML experiment spec and expands its grid.
@@ -150,7 +153,11 @@ extension ExperimentPlan {
             points.append(Point(parameters: parameters, spec: spec))
         } while advance(&combination, sizes: axes.map { $0.values.count })
 
-        return ExperimentPlan(name: points[0].spec.name, gridParameters: axes.map(\.name), points: points)
+        var plan = ExperimentPlan(name: points[0].spec.name, gridParameters: axes.map(\.name), points: points)
+        if let node = fields.first(where: { $0.0 == "fit" })?.1 {
+            plan.fit = try FitSpec(node: node, plan: plan)
+        }
+        return plan
     }
 
     /// A bare grid name means a chain field when there is one, else a top-level field.
@@ -199,6 +206,42 @@ extension ExperimentSpec {
         if let n = fields["seed"] { seed = try n.uint64() }
         if let n = fields["batch_size"] { batchSize = try n.int(min: 1) }
         if let n = fields["exact"] { exact = try n.bool() }
+    }
+}
+
+extension FitSpec {
+    /// `fit: {response: hitting_time, against: [epsilon, cluster_size, clusters]}`: every
+    /// parameter must be swept by the grid, with values the log can take.
+    init(node: SpecNode, plan: ExperimentPlan) throws(SpecError) {
+        let fields = Dictionary(try node.mapping(allowed: ["response", "against"]), uniquingKeysWith: { a, _ in a })
+        var response = Response.hittingTime
+        if let n = fields["response"] {
+            let text = try n.string()
+            guard let r = Response(rawValue: text) else {
+                throw n.error("unknown response '\(text)' (expected \(Response.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            response = r
+        }
+        guard let list = fields["against"] else { throw node.error("missing required field 'against'") }
+        var against = [String]()
+        for item in try list.sequence() {
+            let name = try item.string()
+            guard Self.fittable.contains(name) else {
+                throw item.error("cannot fit against '\(name)' (expected \(Self.fittable.joined(separator: ", ")))")
+            }
+            guard plan.gridParameters.contains(name) else { throw item.error("'\(name)' is not swept by the grid") }
+            guard !against.contains(name) else { throw item.error("'\(name)' is listed twice") }
+            for point in plan.points {
+                let value = point.parameters.first { $0.name == name }!.value
+                guard Self.regressor(name, value: value) != nil else {
+                    let need = name == "clusters" ? "at least 2 (the fit takes log(clusters - 1))" : "a positive number"
+                    throw item.error("the grid value '\(value)' of \(name) cannot be fitted: it must be \(need)")
+                }
+            }
+            against.append(name)
+        }
+        guard !against.isEmpty else { throw list.error("name at least one grid parameter") }
+        self.init(response: response, against: against)
     }
 }
 
