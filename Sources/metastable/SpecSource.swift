@@ -30,10 +30,10 @@ enum ResultsOutput {
         do {
             try results.write(to: directory, performance: performance)
         } catch {
-            throw BadInput("cannot write the results to \(directory.path): \(error.localizedDescription)")
+            throw BadInput("cannot write the results to \(directory.relativePath): \(error.localizedDescription)")
         }
         emit(ResultsTable.render(results, performance: performance))
         if let fits = results.fits { emit("\n" + FitTable.render(fits)) }
-        emit("\nwrote \(directory.path)/results.json, results.csv, histograms.csv, timing.json")
+        emit("\nwrote \(directory.relativePath)/results.json, results.csv, histograms.csv, timing.json")
     }
 }
