@@ -89,17 +89,23 @@ public enum ChainLoader {
     }
 }
 
+extension ClusterReference {
+    /// The cluster's index in `chain`; `role` ("start", "target") names it in the error.
+    func index(in chain: Chain, for role: String) throws(ChainError) -> Int {
+        guard let clusters = chain.clusters else {
+            throw ChainError(.badLabel, "\(role) cluster \(self) given, but the chain has no cluster labels")
+        }
+        return resolve(in: clusters)
+    }
+}
+
 extension StartSpec {
     public func resolve(in chain: Chain) throws(ChainError) -> StartDistribution {
         switch self {
-        case .state(let s): return try StartDistribution(state: s, stateCount: chain.stateCount)
-        case .cluster(let c):
-            guard let clusters = chain.clusters else {
-                throw ChainError(.badLabel, "start cluster \(c) given, but the chain has no cluster labels")
-            }
-            return try StartDistribution(uniformOn: c.resolve(in: clusters), of: chain)
+        case .state(let s): try StartDistribution(state: s, stateCount: chain.stateCount)
+        case .cluster(let c): try StartDistribution(uniformOn: c.index(in: chain, for: "start"), of: chain)
         case .distribution(let weights):
-            return try StartDistribution(weights: weights.map { ($0.state, $0.weight) }, stateCount: chain.stateCount)
+            try StartDistribution(weights: weights.map { ($0.state, $0.weight) }, stateCount: chain.stateCount)
         }
     }
 }
@@ -107,12 +113,8 @@ extension StartSpec {
 extension TargetSpec {
     public func resolve(in chain: Chain) throws(ChainError) -> TargetSet {
         switch self {
-        case .states(let states): return try TargetSet(states: states, stateCount: chain.stateCount)
-        case .cluster(let c):
-            guard let clusters = chain.clusters else {
-                throw ChainError(.badLabel, "target cluster \(c) given, but the chain has no cluster labels")
-            }
-            return try TargetSet(cluster: c.resolve(in: clusters), of: chain)
+        case .states(let states): try TargetSet(states: states, stateCount: chain.stateCount)
+        case .cluster(let c): try TargetSet(cluster: c.index(in: chain, for: "target"), of: chain)
         }
     }
 }

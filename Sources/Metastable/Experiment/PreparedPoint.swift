@@ -73,12 +73,8 @@ public struct LocalExecutor: WalkExecutor {
     public var parallelism: Int { threads }
 
     public func run(_ point: PreparedPoint, progress: @escaping @Sendable (WalkProgress) -> Void) throws -> MonteCarloOutcome {
-        let spec = point.spec
-        if point.observesClusters {
-            return MonteCarloOutcome(try point.task.run(
-                walks: spec.walks, threads: threads, batchSize: spec.batchSize, observer: ClusterObserver.self, progress: progress))
-        }
-        return MonteCarloOutcome(try point.task.run(
-            walks: spec.walks, threads: threads, batchSize: spec.batchSize, observer: HittingTimeObserver.self, progress: progress))
+        try point.task.outcome(
+            walks: point.spec.walks, threads: threads, batchSize: point.spec.batchSize,
+            observeClusters: point.observesClusters, progress: progress)
     }
 }

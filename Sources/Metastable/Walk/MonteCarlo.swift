@@ -58,11 +58,22 @@ public enum MonteCarlo {
         progress: (@Sendable (WalkProgress) -> Void)? = nil
     ) throws(WalkError) -> MonteCarloOutcome {
         let task = try WalkTask(graph: WalkGraph(chain), start: start, target: target, maxSteps: maxSteps, seed: seed)
-        if observeClusters, chain.clusters != nil {
-            return MonteCarloOutcome(try task.run(
+        return try task.outcome(
+            walks: walks, threads: threads, batchSize: batchSize, observeClusters: observeClusters && chain.clusters != nil,
+            progress: progress)
+    }
+}
+
+extension WalkTask {
+    /// Walks `0..<walks` on `threads` threads, with the cluster observers when asked for.
+    public func outcome(
+        walks: Int, threads: Int, batchSize: Int, observeClusters: Bool, progress: (@Sendable (WalkProgress) -> Void)? = nil
+    ) throws(WalkError) -> MonteCarloOutcome {
+        if observeClusters {
+            return MonteCarloOutcome(try run(
                 walks: walks, threads: threads, batchSize: batchSize, observer: ClusterObserver.self, progress: progress))
         }
-        return MonteCarloOutcome(try task.run(
+        return MonteCarloOutcome(try run(
             walks: walks, threads: threads, batchSize: batchSize, observer: HittingTimeObserver.self, progress: progress))
     }
 }
