@@ -76,6 +76,13 @@ public final class ClusterExecutor: WalkExecutor, @unchecked Sendable {
         return outcome
     }
 
+    public func runRound(
+        _ round: AlgorithmRound, number: Int, of point: any AlgorithmPoint, pointIndex: Int,
+        progress: @escaping @Sendable (WalkProgress) -> Void
+    ) throws -> [RoundBatchOutput] {
+        throw CoordinatorError("algorithm experiments do not run on a cluster yet; use --in-process")
+    }
+
     private func saveCheckpoint(_ snapshot: CoordinatorSnapshot) throws {
         guard let checkpointPath else { return }
         try CheckpointFile.write(

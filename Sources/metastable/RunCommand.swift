@@ -50,9 +50,7 @@ struct RunCommand: ParsableCommand {
         let directory = URL(fileURLWithPath: out ?? "results/\(plan.name)")
         let style: ProgressReporter.Style = quiet ? .silent : .automatic
         if inProcess {
-            let runner = ExperimentRunner(threads: count, progress: ProgressReporter(style: style))
-            let (results, performance) = try runner.run(plan.applyingRunSeed(seed))
-            try ResultsOutput.write(results, performance: performance, to: directory)
+            try Self.run(plan.applyingRunSeed(seed), on: LocalExecutor(threads: count), progress: ProgressReporter(style: style), to: directory)
             return
         }
         // An embedded coordinator on a private ipc socket, and `count` workers of this binary.
@@ -71,10 +69,26 @@ struct RunCommand: ParsableCommand {
         defer { local.wait(timeout: .seconds(5)) }
         executor.abort = { local.allExited ? "every local worker process has exited" : nil }
         // With log lines on stderr the coordinator reports progress itself.
-        let runner = ExperimentRunner(executor: executor, progress: ProgressReporter(style: style == .bar ? .bar : .silent))
-        let (results, performance) = try runner.run(plan.applyingRunSeed(seed))
-        try executor.coordinator.finish(reason: "run complete")
-        try ResultsOutput.write(results, performance: performance, to: directory)
+        let progress = ProgressReporter(style: style == .bar ? .bar : .silent)
+        try Self.run(plan.applyingRunSeed(seed), on: executor, progress: progress, to: directory) {
+            try executor.coordinator.finish(reason: "run complete")
+        }
+    }
+
+    /// Runs a hitting-time or an algorithm plan and writes its results; `finished` runs between the two.
+    static func run(
+        _ plan: ExperimentPlan, on executor: any WalkExecutor, progress: ProgressReporter, to directory: URL,
+        finished: () throws -> Void = {}
+    ) throws {
+        if plan.points.first?.spec.algorithm != nil {
+            let (results, performance) = try AlgorithmRunner(executor: executor, progress: progress).run(plan)
+            try finished()
+            try ResultsOutput.write(results, performance: performance, to: directory)
+        } else {
+            let (results, performance) = try ExperimentRunner(executor: executor, progress: progress).run(plan)
+            try finished()
+            try ResultsOutput.write(results, performance: performance, to: directory)
+        }
     }
 }
 

@@ -36,4 +36,33 @@ enum ResultsOutput {
         if let fits = results.fits { emit("\n" + FitTable.render(fits)) }
         emit("\nwrote \(directory.relativePath)/results.json, results.csv, histograms.csv, timing.json")
     }
+
+    static func write(_ results: AlgorithmResults, performance: [AlgorithmPerformance], to directory: URL) throws {
+        do {
+            try results.write(to: directory, performance: performance)
+        } catch {
+            throw BadInput("cannot write the results to \(directory.relativePath): \(error.localizedDescription)")
+        }
+        emit(AlgorithmTable.render(results, performance: performance))
+        let files = ["results.json", "summary.csv"] + results.tableNames.map { "\($0).csv" } + ["timing.json"]
+        emit("\nwrote \(directory.relativePath)/" + files.joined(separator: ", "))
+    }
+}
+
+/// The end-of-run table of an algorithm experiment: one row per grid point, its headline values.
+enum AlgorithmTable {
+    static func render(_ results: AlgorithmResults, performance: [AlgorithmPerformance]) -> String {
+        let names = Set(results.points.flatMap { $0.values.keys }).sorted()
+        let header = results.gridParameters + ["rounds", "steps"] + names + ["time"]
+        var rows = [[String]]()
+        for (p, timing) in zip(results.points, performance) {
+            rows.append(
+                results.gridParameters.map { p.parameters[$0] ?? "" } + ["\(p.rounds)", Format.compact(Double(p.steps))]
+                    + names.map { p.value($0).map { Format.value($0, digits: 4) } ?? "–" } + [Format.duration(timing.seconds)])
+        }
+        let n = results.points.count
+        var text = "\(results.experiment) (\(results.algorithm)): \(n) point\(n == 1 ? "" : "s")"
+        if let workers = performance.first?.threads { text += ", \(workers) worker\(workers == 1 ? "" : "s")" }
+        return text + "\n\n" + Format.table(header: header, rows: rows)
+    }
 }

@@ -88,7 +88,7 @@ extension ExperimentResults {
         func cell(_ x: Double?) -> String { x.map { "\($0)" } ?? "" }
         for p in points {
             let h = p.hittingTime
-            let cells = gridParameters.map { csvEscape(p.parameters[$0] ?? "") } + [
+            let cells = gridParameters.map { csvCell(p.parameters[$0] ?? "") } + [
                 "\(p.index)", cell(h.mean), cell(h.standardError), cell(h.ci95?.lowerBound), cell(h.ci95?.upperBound),
                 "\(h.meanIsLowerBound)", cell(h.p50), cell(h.p90), cell(h.p99), cell(p.exact?.expectedHittingTime),
                 cell(p.exact?.errorEstimate), cell(p.closedForm), cell(p.relativeError), cell(p.zScore),
@@ -116,8 +116,4 @@ extension ExperimentResults {
         try Data(histogramCSV().utf8).write(to: directory.appendingPathComponent("histograms.csv"), options: .atomic)
         try Self.encoder().encode(performance).write(to: directory.appendingPathComponent("timing.json"), options: .atomic)
     }
-}
-
-private func csvEscape(_ s: String) -> String {
-    s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
 }

@@ -17,6 +17,8 @@ public struct ExperimentSpec: Sendable, Equatable {
     public var batchSize: Int
     /// Whether to run the exact solver next to the Monte Carlo estimate.
     public var exact: Bool
+    /// The algorithm to run (pretraining, search, PPO, ...) instead of plain hitting-time walks.
+    public var algorithm: AlgorithmSpec?
 
     public init(
         name: String, summary: String? = nil, chain: ChainSource, start: StartSpec = .state(0),
@@ -104,7 +106,7 @@ extension ExperimentPlan {
     ]
     static let topFields: Set<String> = [
         "name", "description", "chain", "start", "target", "walks", "max_steps", "seed", "batch_size", "exact", "grid",
-        "fit",
+        "fit", "algorithm",
     ]
 
     /// Parses a YAML experiment spec and expands its grid.
@@ -127,8 +129,9 @@ extension ExperimentPlan {
         var axes = [(name: String, path: [String], values: [SpecNode])]()
         if let grid = fields.first(where: { $0.0 == "grid" })?.1 {
             guard grid.isMapping else { throw grid.error("expected a mapping from parameter to a list of values") }
-            for (name, values) in try grid.mapping(allowed: Set(chainFields.map { $0 } + topFields.map { $0 } + chainFields.map { "chain.\($0)" })) {
-                let path = try resolveGridParameter(name, at: values)
+            let hasAlgorithm = fields.contains { $0.0 == "algorithm" }
+            for (name, values) in try grid.mapping() {
+                let path = try resolveGridParameter(name, at: values, hasAlgorithm: hasAlgorithm)
                 let list = try values.sequence()
                 guard !list.isEmpty else { throw values.error("the grid needs at least one value") }
                 axes.append((name, path, list))
@@ -160,13 +163,18 @@ extension ExperimentPlan {
         return plan
     }
 
-    /// A bare grid name means a chain field when there is one, else a top-level field.
-    private static func resolveGridParameter(_ name: String, at node: SpecNode) throws(SpecError) -> [String] {
+    /// A bare grid name means a chain field when there is one, else a top-level field, else
+    /// (when the spec has one) a parameter of the algorithm; `algorithm.x` is always the latter.
+    private static func resolveGridParameter(_ name: String, at node: SpecNode, hasAlgorithm: Bool) throws(SpecError) -> [String] {
         let parts = name.split(separator: ".").map(String.init)
+        let sweepable = ["walks", "max_steps", "seed", "batch_size"]
         if parts.count == 2, parts[0] == "chain", chainFields.contains(parts[1]) { return parts }
+        if parts.count == 2, parts[0] == "algorithm", hasAlgorithm, parts[1] != "name" { return parts }
         if parts.count == 1, chainFields.contains(name), name != "seed" { return ["chain", name] }
-        if parts.count == 1, ["walks", "max_steps", "seed", "batch_size"].contains(name) { return parts }
-        throw node.error("cannot sweep '\(name)' (sweepable: chain fields, walks, max_steps, seed, batch_size)")
+        if parts.count == 1, sweepable.contains(name) { return parts }
+        if parts.count == 1, hasAlgorithm, !topFields.contains(name), name != "name" { return ["algorithm", name] }
+        let algorithm = hasAlgorithm ? ", algorithm parameters" : ""
+        throw node.error("cannot sweep '\(name)' (sweepable: chain fields, walks, max_steps, seed, batch_size\(algorithm))")
     }
 
     private static func substitute(_ value: Node, at path: [String], in node: Node) -> Node {
@@ -206,6 +214,7 @@ extension ExperimentSpec {
         if let n = fields["seed"] { seed = try n.uint64() }
         if let n = fields["batch_size"] { batchSize = try n.int(min: 1) }
         if let n = fields["exact"] { exact = try n.bool() }
+        if let n = fields["algorithm"] { algorithm = try AlgorithmRegistry.parse(n) }
     }
 }
 

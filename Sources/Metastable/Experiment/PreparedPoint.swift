@@ -1,3 +1,6 @@
+import Dispatch
+import Synchronization
+
 /// A grid point made ready to run: its chain, start, target, walk seed and walk task.
 ///
 /// `runBatch(_:)` is the unit of work: the same function runs in a local thread, in a
@@ -57,11 +60,18 @@ public final class PreparedPoint: Sendable {
     }
 }
 
-/// Runs all batches of a prepared point somewhere and merges their outcomes in batch order.
+/// Runs batches somewhere (threads here, or workers of a cluster): all batches of a
+/// hitting-time point, merged in batch order, or one round of an algorithm point.
 public protocol WalkExecutor: Sendable {
     /// How many batches run at once (threads, or worker threads across a cluster), for the log.
     var parallelism: Int { get }
     func run(_ point: PreparedPoint, progress: @escaping @Sendable (WalkProgress) -> Void) throws -> MonteCarloOutcome
+    /// Runs `round` of the algorithm point with index `pointIndex` (the `round`-th of the
+    /// point) and returns the batch outputs in batch order.
+    func runRound(
+        _ round: AlgorithmRound, number: Int, of point: any AlgorithmPoint, pointIndex: Int,
+        progress: @escaping @Sendable (WalkProgress) -> Void
+    ) throws -> [RoundBatchOutput]
 }
 
 /// Batches on threads of this process.
@@ -77,4 +87,52 @@ public struct LocalExecutor: WalkExecutor {
             walks: point.spec.walks, threads: threads, batchSize: point.spec.batchSize,
             observeClusters: point.observesClusters, progress: progress)
     }
+
+    public func runRound(
+        _ round: AlgorithmRound, number: Int, of point: any AlgorithmPoint, pointIndex: Int,
+        progress: @escaping @Sendable (WalkProgress) -> Void
+    ) throws -> [RoundBatchOutput] {
+        let task = RoundTask(round: number, stage: round.stage, input: round.input)
+        let batches = round.batches
+        let board = Mutex(RoundBoard(outputs: Array(repeating: nil, count: batches.count)))
+        DispatchQueue.concurrentPerform(iterations: Swift.min(threads, batches.count)) { _ in
+            while true {
+                let next: Int? = board.withLock { board in
+                    guard board.error == nil, board.next < batches.count else { return nil }
+                    defer { board.next += 1 }
+                    return board.next
+                }
+                guard let b = next else { return }
+                let result = Result { try point.runBatch(task, batch: b, items: batches[b]) }
+                let report: WalkProgress? = board.withLock { board in
+                    switch result {
+                    case .success(let output):
+                        board.outputs[b] = output
+                        board.done += 1
+                        board.items += batches[b].count
+                        board.steps += output.outcome.steps
+                        return WalkProgress(batchesDone: board.done, batchCount: batches.count, walksDone: board.items, steps: board.steps)
+                    case .failure(let error):
+                        if board.error == nil { board.error = error }
+                        return nil
+                    }
+                }
+                if let report { progress(report) }
+            }
+        }
+        return try board.withLock { board in
+            if let error = board.error { throw error }
+            return board.outputs.map { $0! }
+        }
+    }
+}
+
+/// The shared state of a local round: the next batch to take and what has come back.
+private struct RoundBoard: Sendable {
+    var outputs: [RoundBatchOutput?]
+    var next = 0
+    var done = 0
+    var items = 0
+    var steps: UInt64 = 0
+    var error: (any Error)?
 }

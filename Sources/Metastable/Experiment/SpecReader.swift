@@ -39,15 +39,15 @@ struct SpecNode {
         SpecNode(node: node, path: path.isEmpty ? key : "\(path).\(key)", file: file)
     }
 
-    /// The entries of a mapping, in document order; rejects keys not in `allowed`.
-    func mapping(allowed: Set<String>) throws(SpecError) -> [(String, SpecNode)] {
+    /// The entries of a mapping, in document order; rejects keys not in `allowed` (nil: any key).
+    func mapping(allowed: Set<String>? = nil) throws(SpecError) -> [(String, SpecNode)] {
         guard let mapping = node.mapping else { throw error("expected a mapping of fields") }
         var entries = [(String, SpecNode)]()
         for (key, value) in mapping {
             guard let name = key.string else { throw error("a field name must be a string") }
             let child = child(name, value)
-            guard allowed.contains(name) else {
-                throw child.error("unknown field (expected one of: \(allowed.sorted().joined(separator: ", ")))")
+            guard allowed?.contains(name) ?? true else {
+                throw child.error("unknown field (expected one of: \(allowed!.sorted().joined(separator: ", ")))")
             }
             entries.append((name, child))
         }
