@@ -75,7 +75,6 @@ public struct DistillConfiguration: AlgorithmConfiguration {
                 file: "tv-vs-data.png", title: "Distillation: TV(q̂, q) against data", table: "data", x: "steps",
                 xLabel: "CoT steps collected", yLabel: "total variation",
                 series: [
-                    .init("max_row_tv", label: "max row TV"),
                     .init("mean_row_tv", label: "mean row TV"),
                     .init("iid_row_tv", label: "mean row TV of an iid sample (∝ steps^-1/2)", theory: true),
                 ],
@@ -97,18 +96,20 @@ public struct DistillConfiguration: AlgorithmConfiguration {
             .init("base_hitting_time", label: "E[τ] base chain (exact)"),
         ]
         let others = { (x: String) in gridParameters.first { $0 != x } }
+        // A β sweep is about β: one figure against it, one line per value of the other axis.
+        if gridParameters.contains("beta") {
+            figures.append(FigureSpec(
+                file: "hitting-time-vs-beta.png", title: "Distilled E[τ⁺] against the boost β", table: "summary", x: "beta",
+                xLabel: "β", yLabel: "expected hitting time (steps)", series: Array(hitting.prefix(3)), logY: true,
+                groupBy: others("beta")))
+            return figures
+        }
         for (x, label) in [("clusters", "K (clusters)"), ("epsilon", "ε"), ("cluster_size", "M (states per cluster)")]
         where gridParameters.contains(x) {
             figures.append(FigureSpec(
                 file: "hitting-time-vs-\(x).png", title: "Distilled E[τ⁺] against \(label)", table: "summary", x: x,
                 xLabel: label, yLabel: "expected hitting time (steps)", series: hitting, logX: true, logY: true,
                 groupBy: others(x)))
-        }
-        if gridParameters.contains("beta") {
-            figures.append(FigureSpec(
-                file: "hitting-time-vs-beta.png", title: "Distilled E[τ⁺] against the boost β", table: "summary", x: "beta",
-                xLabel: "β", yLabel: "expected hitting time (steps)", series: Array(hitting.prefix(3)), logY: true,
-                groupBy: others("beta")))
         }
         return figures
     }
