@@ -86,6 +86,26 @@ struct DistillExperimentTests {
         }
     }
 
+    @Test("E[τ⁺] is flat in M (8 to 32) while the base chain slows down 4x")
+    func flatInClusterSize() throws {
+        let results = try Self.run(
+            Self.spec("""
+                  data_walks: [256]
+                  evaluation_walks: 1000
+                grid:
+                  cluster_size: [8, 32]
+                """, epsilon: "0.003"))
+        for p in results.points {
+            let ideal = try #require(p.value("ideal_hitting_time"))
+            let exits = try #require(p.value("min_exits"))
+            // As in the ε test: 3σ of half the exit-rate error.
+            #expect(abs(try #require(p.value("distilled_hitting_time")) - ideal) <= ideal * 1.5 / exits.squareRoot())
+        }
+        let (small, large) = (results.points[0], results.points[1])
+        #expect(abs(small.value("ideal_hitting_time")! / large.value("ideal_hitting_time")! - 1) < 0.01)
+        #expect(try #require(large.value("base_hitting_time")) > 3 * small.value("base_hitting_time")!)
+    }
+
     @Test("TV(q̂, q) falls with data, at the rate of an iid sample")
     func errorFallsWithData() throws {
         let results = try Self.grid.get()

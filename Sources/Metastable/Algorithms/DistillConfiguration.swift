@@ -70,6 +70,8 @@ public struct DistillConfiguration: AlgorithmConfiguration {
     }
 
     public static func figures(gridParameters: [String]) -> [FigureSpec] {
+        // One line per grid point, named by the grid's value when there is one axis.
+        let lines = gridParameters.count == 1 ? gridParameters[0] : "point"
         var figures = [
             FigureSpec(
                 file: "tv-vs-data.png", title: "Distillation: TV(q̂, q) against data", table: "data", x: "steps",
@@ -78,15 +80,16 @@ public struct DistillConfiguration: AlgorithmConfiguration {
                     .init("mean_row_tv", label: "mean row TV"),
                     .init("iid_row_tv", label: "mean row TV of an iid sample (∝ steps^-1/2)", theory: true),
                 ],
-                logX: true, logY: true, groupBy: "point"),
+                logX: true, logY: true, groupBy: lines),
             FigureSpec(
-                file: "escape-vs-data.png", title: "Distillation: escape laws and exit rates against data", table: "data",
-                x: "steps", xLabel: "CoT steps collected", yLabel: "error",
+                file: "escape-vs-data.png", title: "Distillation: escape laws and exit rates against exits seen", table: "data",
+                x: "min_exits", xLabel: "exits from the least-left cluster", yLabel: "error",
                 series: [
                     .init("max_escape_tv", label: "max escape-law TV"),
                     .init("max_exit_error", label: "max relative exit-rate error"),
+                    .init("exits_reference", label: "1/√exits", theory: true),
                 ],
-                logX: true, logY: true, groupBy: "point"),
+                logX: true, logY: true, groupBy: lines),
         ]
         let hitting: [FigureSpec.Series] = [
             .init("distilled_hitting_time", label: "E[τ⁺] distilled (exact)"),

@@ -17,8 +17,11 @@ struct DistillDriver: AlgorithmDriver {
     private var cotTimes = IntegerSampleAccumulator()
     private var model: DistilledMetaChain?
     private var evaluation: IntegerSampleAccumulator?
+    /// One row per collect round. `min_exits`: exits from the cluster left least often (the
+    /// rate estimates' sample size); `exits_reference`: 1/√min_exits, the relative standard
+    /// error of a rate estimated from that many exits, against which the errors are read.
     private var table = ResultTable(name: "data", columns: [
-        "walks", "steps", "min_exits", "max_row_tv", "mean_row_tv", "iid_row_tv", "max_exit_error", "max_escape_tv",
+        "walks", "steps", "min_exits", "exits_reference", "max_row_tv", "mean_row_tv", "iid_row_tv", "max_exit_error", "max_escape_tv",
         "boost_escape_shift", "fitted_hitting_time", "distilled_hitting_time",
     ])
 
@@ -60,8 +63,10 @@ struct DistillDriver: AlgorithmDriver {
             let model = try MetaChainDistiller.fit(counts, pseudoCount: point.configuration.pseudoCount, beta: point.beta)
             let errors = try MetaChainDistiller.errors(of: model, against: exact)
             let exits = (0..<point.clusterCount).filter { counts.steps(in: $0) > 0 }.map { counts.exits(from: $0) }
+            let minExits = exits.min().map { Double($0) }
             table.append([
-                Double(point.configuration.dataWalks[round]), Double(model.totalSteps), exits.min().map { Double($0) },
+                Double(point.configuration.dataWalks[round]), Double(model.totalSteps), minExits,
+                minExits.flatMap { $0 > 0 ? 1 / $0.squareRoot() : nil },
                 errors.maxRowTV, errors.meanRowTV, errors.meanIIDRowTV, errors.maxRelativeExitError, errors.maxEscapeTV,
                 errors.maxBoostEscapeShift, try Self.hittingTime(model, point: point, boosted: false),
                 try Self.hittingTime(model, point: point, boosted: true),

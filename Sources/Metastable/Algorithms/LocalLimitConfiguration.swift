@@ -76,7 +76,7 @@ public struct LocalLimitConfiguration: AlgorithmConfiguration {
                 file: "advantage-vs-k.png", title: "Posterior advantage over a coin against K", table: "summary", x: x,
                 xLabel: "K (clusters)", yLabel: "expected success − 1/2",
                 series: levels.filter { $0 != .nothing }.map { .init("advantage_\($0)", label: LocalLimitConfiguration.label($0)) }
-                    + [.init("theory_advantage", label: "½·(1+D)^-(K-1)", theory: true)],
+                    + [.init("theory_advantage", label: "½·(1+D)^-(K-1): paths without a decoy only", theory: true)],
                 logY: true, groupBy: others),
             FigureSpec(
                 file: "hypotheses-vs-k.png", title: "Hypotheses consistent with each view", table: "summary", x: x,
