@@ -199,6 +199,8 @@ public final class AlgorithmParameters {
 /// The algorithms a spec can name.
 public enum AlgorithmRegistry {
     public static let all: [any AlgorithmConfiguration.Type] = [
+        DistillConfiguration.self,
+        LocalLimitConfiguration.self,
         ComparisonConfiguration.self,
     ]
 
