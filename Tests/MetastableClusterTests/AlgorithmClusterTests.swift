@@ -6,6 +6,30 @@ import Testing
 /// Scaled-down specs of every algorithm experiment, small enough to run in a second or two.
 enum AlgorithmSpecs {
     static let all: [(algorithm: String, yaml: String)] = [
+        ("distill", """
+            name: distill-small
+            chain: {clusters: 3, cluster_size: 8, kernel: permutations(3), topology: chain, sources: 1, epsilon: 0.01, seed: 5}
+            start: 0
+            target: {cluster: last}
+            seed: 9
+            algorithm:
+              name: distill
+              data_walks: [8, 24]
+              walks_per_batch: 3
+              evaluation_walks: 2500
+            grid:
+              epsilon: [0.01, 0.002]
+
+            """),
+        ("local-limit", """
+            name: local-limit-small
+            chain: {clusters: 2, cluster_size: 64, kernel: permutations(3), topology: chain, sources: 1, decoys: 2, epsilon: 0.05}
+            seed: 17
+            algorithm: {name: local-limit, tasks: 30, tasks_per_batch: 4}
+            grid:
+              clusters: [3, 4]
+
+            """),
         ("comparison", """
             name: comparison-small
             chain: {clusters: 3, cluster_size: 8, kernel: uniform, topology: chain, epsilon: 0.05, seed: 2}
