@@ -59,11 +59,11 @@ struct BaseChainDriver: AlgorithmDriver {
         let summary = outcome?.hittingTimes.summary
         var values: [String: Double?] = [
             "hitting_time_mc": summary?.mean, "hitting_time_mc_se": summary?.standardError,
-            "hitting_time_mc_ci_low": summary?.ci95?.lowerBound, "hitting_time_mc_ci_high": summary?.ci95?.upperBound,
+            "hitting_time_mc_lower": summary?.ci95?.lowerBound, "hitting_time_mc_upper": summary?.ci95?.upperBound,
         ]
         if point.spec.exact {
             let solution = try ExactSolver.hittingTimes(point.chain, target: point.target)
-            values["hitting_time_exact"] = try solution.expected(from: point.start)
+            values["hitting_time"] = try solution.expected(from: point.start)
         }
         return AlgorithmReport(values: values)
     }

@@ -1,7 +1,9 @@
 /// One grid point of the comparison: the base chain's walks, then each method's rounds.
 ///
 /// Part 0 is the base chain, part i the i-th method; a round's stage is
-/// `part · stagesPerPart + the part's own stage`, so one job carries every part's rounds.
+/// `part · stagesPerPart + the part's own stage`, so one job carries every part's rounds, and
+/// each part sees its own round numbers. Each part has its own seed: the methods' random
+/// streams are independent of each other and of the base chain's walks.
 final class ComparisonPoint: AlgorithmPoint {
     static let stagesPerPart = 1000
 
@@ -10,7 +12,12 @@ final class ComparisonPoint: AlgorithmPoint {
 
     init(_ context: AlgorithmContext, methods: [ComparisonConfiguration.Method]) throws {
         base = try BaseChainPoint(context)
-        self.methods = try methods.map { ($0.name, try $0.configuration.prepare(context)) }
+        self.methods = try methods.enumerated().map { index, method in
+            var own = context
+            var stream = WalkRandom(seed: context.seed, domain: .learning, index: UInt64(index + 1) << 48)
+            own.seed = stream.next()
+            return (method.name, try method.configuration.prepare(own))
+        }
     }
 
     func runBatch(_ task: RoundTask, batch: Int, items: Range<Int>) throws -> RoundBatchOutput {
@@ -50,6 +57,7 @@ final class ComparisonPoint: AlgorithmPoint {
 struct ComparisonDriver: AlgorithmDriver {
     var parts: [(name: String, driver: any AlgorithmDriver)]
     private var current = 0
+    /// Chain steps and rounds each part has run.
     private var steps: [UInt64]
     private var rounds: [Int]
 
@@ -66,6 +74,7 @@ struct ComparisonDriver: AlgorithmDriver {
                     throw LearningError(.badValue, field: parts[current].name, "stage \(round.stage) is outside 0..<\(ComparisonPoint.stagesPerPart)")
                 }
                 round.stage += current * ComparisonPoint.stagesPerPart
+                round.number = round.number ?? rounds[current]
                 round.label = "\(parts[current].name): \(round.label)"
                 return round
             }
