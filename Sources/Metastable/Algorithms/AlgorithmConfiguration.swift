@@ -166,7 +166,10 @@ public final class AlgorithmParameters {
 
 /// The algorithms a spec can name.
 public enum AlgorithmRegistry {
-    public static let all: [any AlgorithmConfiguration.Type] = []
+    public static let all: [any AlgorithmConfiguration.Type] = [
+        PPOExperiment.self,
+        ReinforceExperiment.self,
+    ]
 
     public static func configuration(named name: String) -> (any AlgorithmConfiguration.Type)? {
         all.first { $0.name == name }
