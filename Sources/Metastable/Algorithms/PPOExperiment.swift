@@ -46,7 +46,8 @@ public struct PPOExperiment: AlgorithmConfiguration {
         let setting = try RLSetting(context)
         var ppo = self.ppo
         ppo.rolloutStart = startsAtSpecStart ? setting.task.start : nil
-        let epsilon = setting.edges.edges.map { setting.policy.probabilities()[$0] }.min()!
+        let probabilities = setting.policy.probabilities()
+        let epsilon = setting.edges.edges.map { probabilities[$0] }.min()!
         guard epsilon < ppo.epsilonMax else {
             throw SpecError(
                 field: "algorithm.epsilon_max",
@@ -61,7 +62,6 @@ public struct PPOExperiment: AlgorithmConfiguration {
                 file: "sparse-probability.png", title: "Sparse-edge probability per iteration", table: "iterations",
                 x: "iteration", xLabel: "iteration", yLabel: "p̂ on Ê",
                 series: [
-                    .init("ppo_sparse_mean", label: "PPO-Clip, mean over Ê"),
                     .init("ppo_sparse_min", label: "PPO-Clip, min over Ê"),
                     .init("predicted_sparse", label: "min(ε_max, ε(1+c)^i)", theory: true),
                     .init("reinforce_sparse_mean", label: "REINFORCE, mean over Ê"),
@@ -69,14 +69,13 @@ public struct PPOExperiment: AlgorithmConfiguration {
                 logY: true, groupBy: "point"),
             FigureSpec(
                 file: "drift.png", title: "Total-variation drift off Ê", table: "iterations", x: "iteration",
-                xLabel: "iteration", yLabel: "max_x TV off Ê",
+                xLabel: "iteration", yLabel: "max_x TV off Ê (zero not drawn)",
                 series: [
                     .init("ppo_total_drift", label: "PPO-Clip, since pretraining"),
-                    .init("ppo_drift", label: "PPO-Clip, per iteration"),
                     .init("reinforce_total_drift", label: "REINFORCE, since pretraining"),
                     .init("drift_bound", label: "1/M", theory: true),
                 ],
-                groupBy: "point"),
+                logY: true, groupBy: "point"),
             FigureSpec(
                 file: "hitting-time.png", title: "E[τ] of the fine-tuned chain", table: "iterations", x: "iteration",
                 xLabel: "iteration", yLabel: "E[τ] (steps)",
@@ -97,7 +96,7 @@ public struct PPOExperiment: AlgorithmConfiguration {
                     .init("iterations_to_target", label: "PPO-Clip"),
                     .init("twice_predicted", label: "2 × predicted (the acceptance bound)", theory: true),
                 ],
-                diagonal: true),
+                groupBy: gridParameters.first { $0.hasSuffix("clip") }, diagonal: true),
         ]
     }
 }

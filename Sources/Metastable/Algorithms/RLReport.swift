@@ -30,8 +30,6 @@ struct RLReport {
         if let ppo, let configuration = point.ppo {
             values.merge(Self.values(of: ppo, prefix: "ppo_")) { a, _ in a }
             let predicted = configuration.expectedIterations(from: start.minSparseProbability)
-            values["epsilon_max"] = configuration.epsilonMax
-            values["clip"] = configuration.clip
             values["predicted_iterations"] = predicted
             values["twice_predicted"] = 2 * predicted
             let target = 0.9 * configuration.epsilonMax
