@@ -21,6 +21,13 @@ public struct PPOExperiment: AlgorithmConfiguration {
     public static let summary =
         "PPO-Clip with advantage 1 on the sparse edges lifts them to ε_max in about log(ε_max/ε)/log(1+c) iterations without drift elsewhere; outcome-reward REINFORCE beside it"
 
+    /// The end-of-run table: the claim's numbers, then the baseline's.
+    public static let tableValues: [String]? = [
+        "predicted_iterations", "iterations_to_target", "ppo_max_total_drift", "drift_bound", "exact_hitting_time_initial",
+        "ppo_exact_hitting_time_final", "ppo_mc_hitting_time_final", "ppo_mc_standard_error_final",
+        "reinforce_sparse_mean_final", "reinforce_exact_hitting_time_final",
+    ]
+
     var ppo: PPOClipConfiguration
     var baseline: ReinforceConfiguration?
     var startsAtSpecStart: Bool

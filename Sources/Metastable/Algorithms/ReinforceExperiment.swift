@@ -15,6 +15,12 @@ public struct ReinforceExperiment: AlgorithmConfiguration {
     public static let summary =
         "REINFORCE with reward 1 on reaching the target: with a horizon far below K·M/ε almost no rollout is rewarded, so the sparse edges barely move"
 
+    public static let tableValues: [String]? = [
+        "sparse_mean_initial", "reinforce_sparse_mean_final", "reinforce_max_total_drift", "exact_hitting_time_initial",
+        "reinforce_exact_hitting_time_final", "reinforce_mc_hitting_time_final", "reinforce_mc_standard_error_final",
+        "reinforce_signal",
+    ]
+
     var reinforce: ReinforceConfiguration
     var schedule: RLSchedule
 
