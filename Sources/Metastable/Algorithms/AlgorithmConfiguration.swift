@@ -202,6 +202,8 @@ public enum AlgorithmRegistry {
         DistillConfiguration.self,
         LocalLimitConfiguration.self,
         ComparisonConfiguration.self,
+        PPOExperiment.self,
+        ReinforceExperiment.self,
     ]
 
     public static func configuration(named name: String) -> (any AlgorithmConfiguration.Type)? {
