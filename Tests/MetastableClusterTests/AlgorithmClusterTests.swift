@@ -6,6 +6,8 @@ import Testing
 /// Scaled-down specs of every algorithm experiment, small enough to run in a second or two.
 enum AlgorithmSpecs {
     static let all: [(algorithm: String, yaml: String)] = [
+        ("ppo", rl("name: ppo, epsilon_max: 0.3, rollouts: 128, rollouts_per_batch: 16, horizon: 256, iterations: 40")),
+        ("reinforce", rl("name: reinforce, rollouts: 48, rollouts_per_batch: 8, horizon: 256, iterations: 6, evaluate_every: 3, learning_rate: 4")),
         ("distill", """
             name: distill-small
             chain: {clusters: 3, cluster_size: 8, kernel: permutations(3), topology: chain, sources: 1, epsilon: 0.01, seed: 5}
@@ -44,8 +46,22 @@ enum AlgorithmSpecs {
             """),
     ]
 
-    /// The spec whose rounds last longest: for the kill and resume tests.
-    static var longest: String { all.first { $0.algorithm == "comparison" }!.yaml }
+    static func rl(_ algorithm: String) -> String {
+        """
+        name: rl-small
+        chain: {clusters: 4, cluster_size: 8, kernel: permutations(3), topology: chain, epsilon: 0.01, seed: 5}
+        start: 0
+        target: {cluster: last}
+        walks: 4000
+        batch_size: 1000
+        seed: 11
+        algorithm: {\(algorithm)}
+
+        """
+    }
+
+    /// The spec with the most rounds: for the kill and resume tests.
+    static var longest: String { all.first { $0.algorithm == "ppo" }!.yaml }
 }
 
 @Suite("Algorithm experiments on the cluster", .serialized)
