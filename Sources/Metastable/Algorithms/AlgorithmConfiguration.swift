@@ -166,7 +166,11 @@ public final class AlgorithmParameters {
 
 /// The algorithms a spec can name.
 public enum AlgorithmRegistry {
-    public static let all: [any AlgorithmConfiguration.Type] = []
+    public static let all: [any AlgorithmConfiguration.Type] = [
+        SearchExperiment.self,
+        PRMExperiment.self,
+        PretrainingExperiment.self,
+    ]
 
     public static func configuration(named name: String) -> (any AlgorithmConfiguration.Type)? {
         all.first { $0.name == name }
