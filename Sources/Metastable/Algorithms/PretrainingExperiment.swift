@@ -228,6 +228,9 @@ struct PretrainingExperimentDriver: AlgorithmDriver {
         switch evaluation {
         case 0: return AlgorithmRound(stage: 3, batches: point.walkBatches, label: "walks on the true chain")
         case 1:
+            // A learned chain that lost an edge on every path never hits the target: its walks
+            // would run to max_steps, so the report says E[τ] = ∞ instead.
+            guard try learnedExact() != nil else { return nil }
             var logits = [Double](repeating: 0, count: point.candidates.candidateCount)
             var e = 0
             for (i, kept) in trainer.keptCandidates.enumerated() where kept {
@@ -261,14 +264,18 @@ struct PretrainingExperimentDriver: AlgorithmDriver {
         training.append([Double(trainer.steps), Double(stage), stage == 1 ? d.max : nil, stage == 2 ? d.max : nil, d.mean, loss])
     }
 
+    /// E[τ] of the current model's chain, nil when it misses the target with positive probability.
+    private func learnedExact() throws -> Double? {
+        try Pretraining.finiteHittingTime(trainer.policy.chain(clusters: point.chain.clusters), target: point.target, start: point.start)
+    }
+
     private var threshold: Double { point.config.pruneThreshold ?? Pretraining.defaultThreshold(point.truth) }
 
     func report() throws -> AlgorithmReport {
         guard let pruning else { throw LearningError(.unsupported, field: "pretraining", "reported before pruning") }
         let final = try trainer.distance()
         let exactTrue = try ExactSolver.hittingTimes(point.chain, target: point.target).expected(from: point.start)
-        let learnedChain = try trainer.policy.chain(clusters: point.chain.clusters)
-        let exactLearned = try Pretraining.finiteHittingTime(learnedChain, target: point.target, start: point.start)
+        let exactLearned = try learnedExact()
         var values: [String: Double?] = [
             "support_recovered": pruning.spurious.isEmpty && pruning.missed.isEmpty ? 1 : 0,
             "spurious_edges": Double(pruning.spurious.count), "lost_edges": Double(pruning.missed.count),
