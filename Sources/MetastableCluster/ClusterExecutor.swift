@@ -2,18 +2,23 @@ import Foundation
 import Metastable
 
 /// What a coordinator saves so that `--resume` continues a run after a crash: the merged
-/// outcome of every finished grid point, and the core's state for the point in progress.
+/// outcome of every finished grid point (hitting-time experiments) or the outputs of every
+/// finished round (algorithm experiments, whose drivers replay them), and the core's state
+/// for the round in progress.
 public struct ClusterCheckpoint: Codable, Sendable {
     public var runID: String
     public var specYAML: String
     public var seed: UInt64
     public var finishedPoints: [MonteCarloOutcome]
+    public var finishedRounds: [[RoundBatchOutput]]
     public var core: CoordinatorSnapshot
 }
 
-/// Runs each grid point as one round on the workers of a coordinator: batch b of the point
-/// is lease b of the round, and the results merge in batch order, so the outcome is the one
-/// `LocalExecutor` computes, whoever ran which batch.
+/// Runs each grid point of a hitting-time experiment as one round on the workers of a
+/// coordinator: batch b of the point is lease b of the round, and the results merge in batch
+/// order, so the outcome is the one `LocalExecutor` computes, whoever ran which batch. The
+/// rounds of an algorithm experiment are numbered across the job; their leases carry the
+/// round's input, and the outputs come back in batch order.
 ///
 /// Uses the coordinator's sockets: call it on the thread that created the coordinator.
 public final class ClusterExecutor: WalkExecutor, @unchecked Sendable {
@@ -22,6 +27,9 @@ public final class ClusterExecutor: WalkExecutor, @unchecked Sendable {
     private let seed: UInt64
     private let checkpointPath: String?
     private var finishedPoints: [MonteCarloOutcome]
+    private var finishedRounds: [[RoundBatchOutput]]
+    /// Algorithm rounds asked for so far, finished or replayed from the checkpoint.
+    private var roundsAsked = 0
     /// Asked on every tick; a message aborts the run (e.g. every local worker has exited).
     public var abort: () -> String? = { nil }
 
@@ -36,6 +44,7 @@ public final class ClusterExecutor: WalkExecutor, @unchecked Sendable {
         self.seed = seed
         self.checkpointPath = checkpointPath
         finishedPoints = checkpoint?.finishedPoints ?? []
+        finishedRounds = checkpoint?.finishedRounds ?? []
         coordinator = try Coordinator(
             runID: runID, job: WireMessage.Job(jobID: 1, source: .experiment(specYAML: specYAML, seed: seed)),
             options: options, restoring: checkpoint?.core)
@@ -80,13 +89,37 @@ public final class ClusterExecutor: WalkExecutor, @unchecked Sendable {
         _ round: AlgorithmRound, number: Int, of point: any AlgorithmPoint, pointIndex: Int,
         progress: @escaping @Sendable (WalkProgress) -> Void
     ) throws -> [RoundBatchOutput] {
-        throw CoordinatorError("algorithm experiments do not run on a cluster yet; use --in-process")
+        let sequence = roundsAsked
+        roundsAsked += 1
+        // The driver replays the rounds a checkpoint holds and gets the same outputs back.
+        if sequence < finishedRounds.count { return finishedRounds[sequence] }
+        guard pointIndex <= UInt32.max, number <= UInt32.max, (0...Int(UInt32.max)).contains(round.stage),
+            sequence <= UInt32.max, round.batches.count < 1 << 32, round.batches.allSatisfy({ $0.lowerBound >= 0 })
+        else {
+            throw CoordinatorError("round \(number) of point \(pointIndex) (stage \(round.stage), \(round.batches.count) batches) does not fit the wire")
+        }
+        let task = RoundTask(round: number, stage: round.stage, input: round.input)
+        let results = try coordinator.runRound(
+            sequence, batches: round.batches.map { UInt64($0.lowerBound)..<UInt64($0.upperBound) },
+            input: WireMessage.RoundInput(point: pointIndex, task: task),
+            validator: { result, batch in point.problem(with: result.output, of: task, batch: batch) },
+            progress: { p in
+                progress(WalkProgress(
+                    batchesDone: p.batchesDone, batchCount: p.batchesTotal, walksDone: Int(p.walksDone), steps: p.steps))
+            },
+            abort: abort)
+        let outputs = results.map(\.output)
+        finishedRounds.append(outputs)
+        try saveCheckpoint(coordinator.core.snapshot)
+        return outputs
     }
 
     private func saveCheckpoint(_ snapshot: CoordinatorSnapshot) throws {
         guard let checkpointPath else { return }
         try CheckpointFile.write(
-            ClusterCheckpoint(runID: coordinator.runID, specYAML: specYAML, seed: seed, finishedPoints: finishedPoints, core: snapshot),
+            ClusterCheckpoint(
+                runID: coordinator.runID, specYAML: specYAML, seed: seed, finishedPoints: finishedPoints,
+                finishedRounds: finishedRounds, core: snapshot),
             to: checkpointPath)
     }
 

@@ -277,6 +277,96 @@ void   metastable__wire__task__free_unpacked
   assert(message->base.descriptor == &metastable__wire__task__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   metastable__wire__round_input__init
+                     (Metastable__Wire__RoundInput         *message)
+{
+  static const Metastable__Wire__RoundInput init_value = METASTABLE__WIRE__ROUND_INPUT__INIT;
+  *message = init_value;
+}
+size_t metastable__wire__round_input__get_packed_size
+                     (const Metastable__Wire__RoundInput *message)
+{
+  assert(message->base.descriptor == &metastable__wire__round_input__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t metastable__wire__round_input__pack
+                     (const Metastable__Wire__RoundInput *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &metastable__wire__round_input__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t metastable__wire__round_input__pack_to_buffer
+                     (const Metastable__Wire__RoundInput *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &metastable__wire__round_input__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Metastable__Wire__RoundInput *
+       metastable__wire__round_input__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Metastable__Wire__RoundInput *)
+     protobuf_c_message_unpack (&metastable__wire__round_input__descriptor,
+                                allocator, len, data);
+}
+void   metastable__wire__round_input__free_unpacked
+                     (Metastable__Wire__RoundInput *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &metastable__wire__round_input__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   metastable__wire__payload__init
+                     (Metastable__Wire__Payload         *message)
+{
+  static const Metastable__Wire__Payload init_value = METASTABLE__WIRE__PAYLOAD__INIT;
+  *message = init_value;
+}
+size_t metastable__wire__payload__get_packed_size
+                     (const Metastable__Wire__Payload *message)
+{
+  assert(message->base.descriptor == &metastable__wire__payload__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t metastable__wire__payload__pack
+                     (const Metastable__Wire__Payload *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &metastable__wire__payload__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t metastable__wire__payload__pack_to_buffer
+                     (const Metastable__Wire__Payload *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &metastable__wire__payload__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Metastable__Wire__Payload *
+       metastable__wire__payload__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Metastable__Wire__Payload *)
+     protobuf_c_message_unpack (&metastable__wire__payload__descriptor,
+                                allocator, len, data);
+}
+void   metastable__wire__payload__free_unpacked
+                     (Metastable__Wire__Payload *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &metastable__wire__payload__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   metastable__wire__result__init
                      (Metastable__Wire__Result         *message)
 {
@@ -1042,7 +1132,7 @@ const ProtobufCMessageDescriptor metastable__wire__graph_chunk__descriptor =
   (ProtobufCMessageInit) metastable__wire__graph_chunk__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor metastable__wire__task__field_descriptors[6] =
+static const ProtobufCFieldDescriptor metastable__wire__task__field_descriptors[7] =
 {
   {
     "job_id",
@@ -1116,9 +1206,22 @@ static const ProtobufCFieldDescriptor metastable__wire__task__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "input",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Metastable__Wire__Task, input),
+    &metastable__wire__round_input__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned metastable__wire__task__field_indices_by_name[] = {
   1,   /* field[1] = batch_id */
+  6,   /* field[6] = input */
   0,   /* field[0] = job_id */
   5,   /* field[5] = policy_version */
   4,   /* field[4] = round */
@@ -1128,7 +1231,7 @@ static const unsigned metastable__wire__task__field_indices_by_name[] = {
 static const ProtobufCIntRange metastable__wire__task__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor metastable__wire__task__descriptor =
 {
@@ -1138,14 +1241,142 @@ const ProtobufCMessageDescriptor metastable__wire__task__descriptor =
   "Metastable__Wire__Task",
   "metastable.wire",
   sizeof(Metastable__Wire__Task),
-  6,
+  7,
   metastable__wire__task__field_descriptors,
   metastable__wire__task__field_indices_by_name,
   1,  metastable__wire__task__number_ranges,
   (ProtobufCMessageInit) metastable__wire__task__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor metastable__wire__result__field_descriptors[7] =
+static const ProtobufCFieldDescriptor metastable__wire__round_input__field_descriptors[4] =
+{
+  {
+    "point",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Metastable__Wire__RoundInput, point),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "point_round",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Metastable__Wire__RoundInput, point_round),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stage",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Metastable__Wire__RoundInput, stage),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "payload",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Metastable__Wire__RoundInput, payload),
+    &metastable__wire__payload__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned metastable__wire__round_input__field_indices_by_name[] = {
+  3,   /* field[3] = payload */
+  0,   /* field[0] = point */
+  1,   /* field[1] = point_round */
+  2,   /* field[2] = stage */
+};
+static const ProtobufCIntRange metastable__wire__round_input__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor metastable__wire__round_input__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "metastable.wire.RoundInput",
+  "RoundInput",
+  "Metastable__Wire__RoundInput",
+  "metastable.wire",
+  sizeof(Metastable__Wire__RoundInput),
+  4,
+  metastable__wire__round_input__field_descriptors,
+  metastable__wire__round_input__field_indices_by_name,
+  1,  metastable__wire__round_input__number_ranges,
+  (ProtobufCMessageInit) metastable__wire__round_input__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor metastable__wire__payload__field_descriptors[2] =
+{
+  {
+    "reals",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Metastable__Wire__Payload, n_reals),
+    offsetof(Metastable__Wire__Payload, reals),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "counts",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Metastable__Wire__Payload, n_counts),
+    offsetof(Metastable__Wire__Payload, counts),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned metastable__wire__payload__field_indices_by_name[] = {
+  1,   /* field[1] = counts */
+  0,   /* field[0] = reals */
+};
+static const ProtobufCIntRange metastable__wire__payload__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor metastable__wire__payload__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "metastable.wire.Payload",
+  "Payload",
+  "Metastable__Wire__Payload",
+  "metastable.wire",
+  sizeof(Metastable__Wire__Payload),
+  2,
+  metastable__wire__payload__field_descriptors,
+  metastable__wire__payload__field_indices_by_name,
+  1,  metastable__wire__payload__number_ranges,
+  (ProtobufCMessageInit) metastable__wire__payload__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor metastable__wire__result__field_descriptors[8] =
 {
   {
     "job_id",
@@ -1231,6 +1462,18 @@ static const ProtobufCFieldDescriptor metastable__wire__result__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "payload",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Metastable__Wire__Result, payload),
+    &metastable__wire__payload__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned metastable__wire__result__field_indices_by_name[] = {
   1,   /* field[1] = batch_id */
@@ -1238,13 +1481,14 @@ static const unsigned metastable__wire__result__field_indices_by_name[] = {
   4,   /* field[4] = hard_steps */
   3,   /* field[3] = hitting_time */
   0,   /* field[0] = job_id */
+  7,   /* field[7] = payload */
   2,   /* field[2] = steps */
   6,   /* field[6] = transitions */
 };
 static const ProtobufCIntRange metastable__wire__result__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor metastable__wire__result__descriptor =
 {
@@ -1254,7 +1498,7 @@ const ProtobufCMessageDescriptor metastable__wire__result__descriptor =
   "Metastable__Wire__Result",
   "metastable.wire",
   sizeof(Metastable__Wire__Result),
-  7,
+  8,
   metastable__wire__result__field_descriptors,
   metastable__wire__result__field_indices_by_name,
   1,  metastable__wire__result__number_ranges,

@@ -96,10 +96,10 @@ struct CoordinatorCommand: ParsableCommand {
         }
         let executor = try ClusterExecutor(
             specYAML: text, seed: seed, options: options, checkpointPath: checkpointPath, restoring: restored)
-        let runner = ExperimentRunner(executor: executor, progress: ProgressReporter(style: isatty(2) != 0 ? .bar : .silent))
-        let (results, performance) = try runner.run(plan.applyingRunSeed(seed))
-        try executor.coordinator.finish(reason: "run complete")
-        try ResultsOutput.write(results, performance: performance, to: directory)
+        let progress = ProgressReporter(style: isatty(2) != 0 ? .bar : .silent)
+        try RunCommand.run(plan.applyingRunSeed(seed), on: executor, progress: progress, to: directory) {
+            try executor.coordinator.finish(reason: "run complete")
+        }
     }
 
     private func curveKeys() throws -> CurveServerKeys? {

@@ -10,7 +10,8 @@ struct LocalLimitCommand: ParsableCommand {
         discussion: """
             Each task is a fresh chain of K clusters (permutations(d) kernel, chain topology, decoys) \
             with Z_2 labels on its hard edges, and one walk from cluster 1 into cluster K; the learner \
-            must output the XOR of the bits on the true sparse edges. See LocalInformationExperiment.
+            must output the XOR of the bits on the true sparse edges. See LocalInformationExperiment. \
+            The same experiment as a grid over K with figures: metastable run experiments/local-limit.yaml.
             """
     )
 

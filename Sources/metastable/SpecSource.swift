@@ -52,7 +52,9 @@ enum ResultsOutput {
 /// The end-of-run table of an algorithm experiment: one row per grid point, its headline values.
 enum AlgorithmTable {
     static func render(_ results: AlgorithmResults, performance: [AlgorithmPerformance]) -> String {
-        let names = Set(results.points.flatMap { $0.values.keys }).sorted()
+        let all = Set(results.points.flatMap { $0.values.keys })
+        let chosen = AlgorithmRegistry.configuration(named: results.algorithm)?.tableValues
+        let names = chosen?.filter(all.contains) ?? all.sorted()
         let header = results.gridParameters + ["rounds", "steps"] + names + ["time"]
         var rows = [[String]]()
         for (p, timing) in zip(results.points, performance) {

@@ -479,9 +479,9 @@ struct CoordinatorCoreTests {
                 completions += 1
             }
             // Done batches never change.
-            for (index, outcome) in core.snapshot.results.enumerated() where core.currentRound == round {
-                guard let outcome else { continue }
-                let result = WireMessage.BatchResult(jobID: 5, batchID: UInt64(round) << 32 | UInt64(index), outcome: outcome)
+            for (index, result) in core.snapshot.results.enumerated() where core.currentRound == round {
+                guard let result else { continue }
+                #expect(result.batchID == UInt64(round) << 32 | UInt64(index))
                 if let before = done[index] { #expect(before == result) } else { done[index] = result }
             }
         }

@@ -71,6 +71,28 @@ struct WireCodecTests {
         }
     }
 
+    @Test func payloadsWithNonFiniteNumbersAreRefusedNamingTheField() throws {
+        for bad in [Double.nan, .infinity, -.infinity] {
+            let payload = RoundPayload(reals: [1, bad], counts: [])
+            let task = WireEnvelope(runID: "r", message: .task(.init(
+                jobID: 1, batchID: 2, walks: 0..<1, input: .init(point: 0, task: RoundTask(round: 0, stage: 0, input: payload)))))
+            do {
+                _ = try WireCodec.decode(WireCodec.encode(task))
+                Issue.record("a round input with \(bad) decoded")
+            } catch {
+                #expect("\(error)".contains("task.input.payload.reals[1]"))
+            }
+            let result = WireEnvelope(runID: "r", message: .result(.init(
+                jobID: 1, batchID: 2, steps: 0, hittingTime: IntegerSampleAccumulator(), payload: payload)))
+            do {
+                _ = try WireCodec.decode(WireCodec.encode(result))
+                Issue.record("a payload with \(bad) decoded")
+            } catch {
+                #expect("\(error)".contains("result.payload.reals[1]"))
+            }
+        }
+    }
+
     @Test func wireLayoutMatchesTheSchema() throws {
         // The same heartbeat written field by field from proto/metastable.proto: pins the
         // field numbers, so that other implementations of the schema interoperate.

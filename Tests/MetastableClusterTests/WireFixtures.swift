@@ -52,6 +52,10 @@ enum WireFixtures {
         seed: 2026
         """
 
+    /// An algorithm's vectors: logits with extreme but finite values, and counts.
+    static let roundPayload = RoundPayload(
+        reals: [0, -0.0, 1.5, -2.25e-300, .greatestFiniteMagnitude, -.leastNonzeroMagnitude], counts: [0, 7, .max])
+
     static let messages: [(String, WireMessage)] = [
         ("hello", .hello(.init(
             workerID: "worker-7f3a", cores: 64, credits: 128, pid: 48_213, hostname: "node-17.cluster.example.org",
@@ -59,7 +63,12 @@ enum WireFixtures {
         ("job/experiment", .job(.init(jobID: 9, source: .experiment(specYAML: spec, seed: 0xDEAD_BEEF_0BAD_F00D)))),
         ("job/graph-chunk", .job(.init(jobID: 10, source: .graphChunk(graphChunk)))),
         ("task", .task(.init(jobID: 9, batchID: 1234, walks: 1_263_616..<1_264_640, round: 3, policyVersion: 17))),
+        ("task/algorithm-round", .task(.init(
+            jobID: 9, batchID: 5 << 32 | 3, walks: 96..<128, round: 5,
+            input: .init(point: 2, task: RoundTask(round: 4, stage: 1, input: roundPayload))))),
         ("result/minimal", .result(.init(jobID: 9, batchID: 7, steps: 0, hittingTime: IntegerSampleAccumulator()))),
+        ("result/algorithm-payload", .result(.init(
+            jobID: 9, batchID: 5 << 32 | 3, steps: 4096, hittingTime: IntegerSampleAccumulator(), payload: roundPayload))),
         ("result/full", .result(.init(
             jobID: 9, batchID: 1234, steps: hittingTime.sum.low64, hittingTime: hittingTime, hardSteps: hardSteps,
             clustersVisited: hardSteps, transitions: transitions))),

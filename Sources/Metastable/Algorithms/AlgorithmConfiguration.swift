@@ -14,6 +14,12 @@ public protocol AlgorithmConfiguration: Sendable {
     func prepare(_ context: AlgorithmContext) throws -> any AlgorithmPoint
     /// The figures scripts/plot.py draws for an experiment of this algorithm.
     static func figures(gridParameters: [String]) -> [FigureSpec]
+    /// The headline values the end-of-run table shows, in order; nil: every value.
+    static var tableValues: [String]? { get }
+}
+
+extension AlgorithmConfiguration {
+    public static var tableValues: [String]? { nil }
 }
 
 /// What a grid point of an algorithm experiment starts from: its spec and the objects the
@@ -132,8 +138,34 @@ public final class AlgorithmParameters {
         return values
     }
 
+    /// The parameters of a nested mapping (none when the spec does not give `key`), for an
+    /// algorithm made of others. Check them with `checkAllRead()` once read.
+    public func nested(_ key: String) throws(SpecError) -> AlgorithmParameters {
+        guard let n = take(key) else {
+            return try AlgorithmParameters(node: node.child(key, .mapping(.init([]))))
+        }
+        return try AlgorithmParameters(node: n)
+    }
+
+    /// A list of names (a single name is a list of one).
+    public func strings(_ key: String, default value: [String], allowed: [String]) throws(SpecError) -> [String] {
+        guard let n = take(key) else { return value }
+        let items = n.isSequence ? try n.sequence() : [n]
+        guard !items.isEmpty else { throw n.error("the list is empty") }
+        var values = [String]()
+        for item in items {
+            let text = try item.string()
+            guard allowed.contains(text) else {
+                throw item.error("unknown value '\(text)' (expected \(allowed.joined(separator: ", ")))")
+            }
+            guard !values.contains(text) else { throw item.error("'\(text)' is listed twice") }
+            values.append(text)
+        }
+        return values
+    }
+
     /// Rejects keys no reader asked for.
-    func checkAllRead() throws(SpecError) {
+    public func checkAllRead() throws(SpecError) {
         if let extra = fields.keys.filter({ !read.contains($0) }).sorted().first {
             throw fields[extra]!.error("unknown field (expected one of: \(read.sorted().joined(separator: ", ")))")
         }
@@ -167,6 +199,11 @@ public final class AlgorithmParameters {
 /// The algorithms a spec can name.
 public enum AlgorithmRegistry {
     public static let all: [any AlgorithmConfiguration.Type] = [
+        DistillConfiguration.self,
+        LocalLimitConfiguration.self,
+        ComparisonConfiguration.self,
+        PPOExperiment.self,
+        ReinforceExperiment.self,
         SearchExperiment.self,
         PRMExperiment.self,
         PretrainingExperiment.self,

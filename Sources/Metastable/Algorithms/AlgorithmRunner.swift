@@ -59,10 +59,11 @@ public struct AlgorithmRunner: Sendable {
             progress.begin("\(label): \(round.label)")
             let items = round.batches.reduce(0) { $0 + $1.count }
             let progress = self.progress
-            let outputs = try executor.runRound(round, number: rounds, of: point, pointIndex: pointIndex) { p in
+            let number = round.number ?? rounds
+            let outputs = try executor.runRound(round, number: number, of: point, pointIndex: pointIndex) { p in
                 progress.update(done: p.walksDone, total: items, steps: p.steps)
             }
-            let task = RoundTask(round: rounds, stage: round.stage, input: round.input)
+            let task = RoundTask(round: number, stage: round.stage, input: round.input)
             for (b, output) in outputs.enumerated() {
                 if let problem = point.problem(with: output, of: task, batch: b) {
                     throw LearningError(.badValue, field: "round \(rounds) batch \(b)", problem)

@@ -13,6 +13,9 @@
 public struct PRMExperiment: AlgorithmConfiguration {
     public static let name = "prm"
     public static let summary = "process reward model: E[τ] of the base and the PRM chain, speed-up vs ε_max/ε"
+    public static let tableValues: [String]? = [
+        "epsilon_ratio", "recall", "false_positives", "speedup_exact", "speedup_mc", "speedup_mc_lower", "speedup_mc_upper",
+    ]
 
     let epsilonMax: Double
     let useSearch: Bool

@@ -20,6 +20,9 @@
 public struct PretrainingExperiment: AlgorithmConfiguration {
     public static let name = "pretraining"
     public static let summary = "two-stage pretraining: max-row TV over GD steps, support recovery, E[τ] of the learned chain"
+    public static let tableValues: [String]? = [
+        "support_recovered", "spurious_edges", "lost_edges", "stage1_max_tv", "final_max_tv", "exact_true", "exact_learned", "mc_ratio",
+    ]
 
     let config: PretrainingConfig
     let stepsPerBatch: Int

@@ -51,6 +51,9 @@ public struct AlgorithmRound: Sendable, Equatable {
     public var batches: [Range<Int>]
     /// For progress lines and logs, e.g. "iteration 3: rollouts".
     public var label: String
+    /// The number the batches see as `RoundTask.round`; nil: the round's index within its
+    /// point. An algorithm made of others sets it so that each part sees its own numbering.
+    public var number: Int?
 
     public init(stage: Int, input: RoundPayload = RoundPayload(), batches: [Range<Int>], label: String) {
         self.stage = stage

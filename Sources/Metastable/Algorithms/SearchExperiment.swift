@@ -16,6 +16,9 @@
 public struct SearchExperiment: AlgorithmConfiguration {
     public static let name = "search"
     public static let summary = "sparse-edge search: probability of finding all sparse edges vs R, N, T_0, T_max; false positives; steps vs K·M/ε"
+    public static let tableValues: [String]? = [
+        "p_all_found", "p_all_found_lower", "p_all_found_upper", "false_positives", "decoy_false_positives", "steps_ratio",
+    ]
 
     let search: SearchParameters
     let repetitions: Int

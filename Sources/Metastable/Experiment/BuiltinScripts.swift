@@ -2,17 +2,22 @@
 /// `scripts/plot.py` holds the same text (a test keeps the two equal).
 public enum BuiltinScripts {
     /// Figures of a results directory (matplotlib): E[τ] against each swept parameter with
-    /// the fits, and the hitting-time histograms.
+    /// the fits, and the hitting-time histograms; for algorithm experiments, the figures
+    /// their results declare.
     public static let plot = #"""
         #!/usr/bin/env python3
         """Figures of a metastable results directory (results.json, results.csv, histograms.csv).
 
-        Writes PNG files into the output directory (default: the results directory):
+        Writes PNG files into the output directory (default: the results directory). For a
+        hitting-time experiment:
           scaling-<parameter>.png  for every swept numeric parameter of a grid: E[tau] against it on
                                    log-log axes, one series per combination of the other parameters
                                    (Monte Carlo means with 95% error bars, exact values, the fitted
                                    power law from results.json's `fits`, the theoretical slope);
           histograms.png           the hitting-time histogram of every point, on log axes.
+        For an algorithm experiment (results.json has `algorithm`), every figure its `figures` list
+        declares: columns of the points' tables (or of the summary, one row per point) against each
+        other, intervals as error bars, theory curves as lines.
 
         `metastable plot DIR` runs a copy of this script embedded in the binary.
         Usage: plot.py RESULTS_DIR [--out DIR]
@@ -220,6 +225,111 @@ public enum BuiltinScripts {
             return path
 
 
+        def summary_rows(results):
+            """One row per grid point: its grid parameters (as numbers where they are), index, rounds,
+            steps and headline values."""
+            rows = []
+            for p in results["points"]:
+                row = {name: as_number(p["parameters"].get(name)) for name in results["grid_parameters"]}
+                row.update(point=p["index"], rounds=p["rounds"], steps=p["steps"])
+                row.update({k: v for k, v in p["values"].items()})
+                rows.append(row)
+            return rows
+
+
+        def table_rows(results, name):
+            """Every point's rows of table `name`, with the point's index and grid parameters."""
+            rows = []
+            for p in results["points"]:
+                for table in p["tables"]:
+                    if table["name"] != name:
+                        continue
+                    prefix = {g: as_number(p["parameters"].get(g)) for g in results["grid_parameters"]}
+                    prefix["point"] = p["index"]
+                    for cells in table["rows"]:
+                        row = dict(prefix)
+                        row.update(zip(table["columns"], cells))
+                        rows.append(row)
+            return rows
+
+
+        def as_number(value):
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                return value
+
+
+        def usable(value, log):
+            return isinstance(value, (int, float)) and math.isfinite(value) and (value > 0 or not log)
+
+
+        def algorithm_figure(results, figure, out):
+            rows = summary_rows(results) if figure["table"] == "summary" else table_rows(results, figure["table"])
+            group_by = figure.get("group_by")
+            if group_by is None and figure["table"] != "summary" and len(results["points"]) > 1:
+                group_by = "point"
+            groups = {}
+            for row in rows:
+                groups.setdefault(row.get(group_by) if group_by else None, []).append(row)
+            keys = sorted(groups, key=lambda k: (isinstance(k, str), k if k is not None else 0))
+            colors = plt.cm.viridis([i / max(len(keys) - 1, 1) * 0.9 for i in range(len(keys))])
+            markers = "osD^v<>"
+            log_x, log_y = figure["log_x"], figure["log_y"]
+
+            fig, ax = plt.subplots(figsize=(7, 5.2), dpi=DPI)
+            xs_all = []
+            for color, key in zip(colors, keys):
+                for j, series in enumerate(figure["series"]):
+                    points = []
+                    for row in groups[key]:
+                        x, y = row.get(figure["x"]), row.get(series["column"])
+                        if usable(x, log_x) and usable(y, log_y):
+                            low, high = row.get(series.get("lower")), row.get(series.get("upper"))
+                            points.append((x, y, low if usable(low, log_y) else y, high if usable(high, log_y) else y))
+                    if not points:
+                        continue
+                    points.sort()
+                    xs = [p[0] for p in points]
+                    ys = [p[1] for p in points]
+                    xs_all += xs
+                    if series["theory"]:
+                        ax.plot(xs, ys, "--", color=color, lw=1.2)
+                    elif series.get("lower") or series.get("upper"):
+                        errors = [[max(y - lo, 0) for _, y, lo, _ in points], [max(hi - y, 0) for _, y, _, hi in points]]
+                        ax.errorbar(xs, ys, yerr=errors, fmt=markers[j % len(markers)] + "-", ms=4, color=color, capsize=2, lw=1)
+                    else:
+                        ax.plot(xs, ys, markers[j % len(markers)] + "-", ms=4, color=color, lw=1)
+            if figure["diagonal"] and xs_all:
+                lo, hi = min(xs_all), max(xs_all)
+                ax.plot([lo, hi], [lo, hi], "k:", lw=1.2)
+            if log_x:
+                ax.set_xscale("log")
+            if log_y:
+                ax.set_yscale("log")
+            ax.set_xlabel(figure["x_label"])
+            ax.set_ylabel(figure["y_label"])
+            ax.set_title(f"{results['experiment']}: {figure['title']}", fontsize=10)
+            handles = []
+            for j, series in enumerate(figure["series"]):
+                if series["theory"]:
+                    handles.append(Line2D([], [], color="gray", ls="--", label=series["label"]))
+                else:
+                    handles.append(Line2D([], [], marker=markers[j % len(markers)], color="gray", label=series["label"]))
+            if figure["diagonal"]:
+                handles.append(Line2D([], [], color="k", ls=":", label="y = x"))
+            if group_by and len(keys) > 1:
+                for color, key in zip(colors, keys):
+                    value = f"{key:g}" if isinstance(key, float) else str(key)
+                    handles.append(Line2D([], [], color=color, lw=3, label=f"{SYMBOLS.get(group_by, group_by)} = {value}"))
+            ax.legend(handles=handles, fontsize=8, loc="best")
+            ax.grid(True, which="major", alpha=0.3)
+            fig.tight_layout()
+            path = os.path.join(out, figure["file"])
+            save(fig, path)
+            return path
+
+
         def save(fig, path):
             """A 256-colour PNG: line art loses nothing and the files stay small enough to commit."""
             buffer = io.BytesIO()
@@ -234,15 +344,21 @@ public enum BuiltinScripts {
             parser.add_argument("results", help="a directory with results.json, results.csv and histograms.csv")
             parser.add_argument("--out", help="where to write the PNG files (default: the results directory)")
             args = parser.parse_args()
+            out = args.out or args.results
             try:
-                results, rows, histograms = load(args.results)
+                with open(os.path.join(args.results, "results.json")) as f:
+                    results = json.load(f)
+                if "algorithm" in results:
+                    os.makedirs(out, exist_ok=True)
+                    written = [algorithm_figure(results, figure, out) for figure in results["figures"]]
+                else:
+                    results, rows, histograms = load(args.results)
+                    os.makedirs(out, exist_ok=True)
+                    written = [scaling_figure(results, rows, name, out) for name in numeric_parameters(results)]
+                    written.append(histogram_figure(results, rows, histograms, out))
             except (OSError, ValueError, KeyError) as error:
                 sys.stderr.write(f"error: cannot read the results in {args.results}: {error}\n")
                 return 2
-            out = args.out or args.results
-            os.makedirs(out, exist_ok=True)
-            written = [scaling_figure(results, rows, name, out) for name in numeric_parameters(results)]
-            written.append(histogram_figure(results, rows, histograms, out))
             for path in written:
                 print(path)
             return 0

@@ -66,10 +66,15 @@ public struct DistilledMetaChain: Sendable, Equatable {
     /// - Throws: `.badState` for a cluster out of range, `.unreachable` when the model cannot
     ///   reach `target` from `start` with probability 1.
     public func expectedHittingTime(from start: Int, to target: Int, boosted: Bool = true) throws(ChainError) -> Double {
+        try expectedHittingTime(from: StartDistribution(state: start, stateCount: clusterCount), to: target, boosted: boosted)
+    }
+
+    /// E[τ⁺] from a law over the clusters (the clusters of a start distribution of the chain).
+    public func expectedHittingTime(from start: StartDistribution, to target: Int, boosted: Bool = true) throws(ChainError) -> Double {
         let chain = try chain(boosted: boosted)
         let targetSet = try TargetSet(states: [target], stateCount: clusterCount)
         let solution = try ExactSolver.hittingTimes(chain, target: targetSet)
-        return try solution.expected(from: StartDistribution(state: start, stateCount: clusterCount))
+        return try solution.expected(from: start)
     }
 
     private func row(_ k: Int, boost: Double) -> [Double] {
@@ -94,6 +99,11 @@ public struct DistillationErrors: Sendable, Equatable {
     public var maxRowTV: Double
     /// The mean of TV(q̂(k, ·), q(k, ·)) over rows with data.
     public var meanRowTV: Double
+    /// The mean row TV an iid sample of the same size per row would have, in the normal
+    /// approximation E|q̂ − q| ≈ √(2q(1 − q)/(πn)) per entry: the n^(−1/2) reference the
+    /// measured error is read against. CoT steps are not iid (a walk exits a cluster once per
+    /// visit), so the measured error may sit above or below it by a constant factor.
+    public var meanIIDRowTV: Double
     /// max_k of |q̂(k, exit) / q(k, exit) − 1|: the relative error of each row's exit
     /// probability, which the absolute TV hides (it is O(ε/M) even for a model never leaving).
     public var maxRelativeExitError: Double
@@ -181,6 +191,20 @@ public enum MetaChainDistiller {
         return DistilledMetaChain(clusterCount: K, logits: logits, beta: beta, stepsObserved: steps)
     }
 
+    /// The exact meta-chain q as a model boosted by `beta`: what the fit tends to with
+    /// unlimited data, the reference E[τ⁺] of a distillation. It observed no steps.
+    public static func exactModel(_ exact: MetaChain, beta: Double) throws(ChainError) -> DistilledMetaChain {
+        guard beta.isFinite, beta >= 0 else {
+            throw ChainError(.badProbability, "the boost β must be finite and non-negative, got \(beta)")
+        }
+        let K = exact.clusterCount
+        var logits = [Double](repeating: 0, count: K * K)
+        for k in 0..<K {
+            for l in 0..<K { logits[k * K + l] = log(exact.probability(from: k, to: l)) }
+        }
+        return DistilledMetaChain(clusterCount: K, logits: logits, beta: beta, stepsObserved: Array(repeating: 0, count: K))
+    }
+
     /// Compares `distilled` with the exact meta-chain `exact` of the same clusters.
     /// - Throws: `.inconsistent` when the cluster counts differ.
     public static func errors(of distilled: DistilledMetaChain, against exact: MetaChain) throws(ChainError) -> DistillationErrors {
@@ -189,7 +213,7 @@ public enum MetaChainDistiller {
             throw ChainError(.inconsistent, "the distilled model has \(K) clusters, the meta-chain \(exact.clusterCount)")
         }
         var result = DistillationErrors(
-            maxRowTV: 0, meanRowTV: 0, maxRelativeExitError: 0, maxEscapeTV: 0, maxBoostEscapeShift: 0, rowsWithData: 0)
+            maxRowTV: 0, meanRowTV: 0, meanIIDRowTV: 0, maxRelativeExitError: 0, maxEscapeTV: 0, maxBoostEscapeShift: 0, rowsWithData: 0)
         for k in 0..<K where distilled.stepsObserved[k] > 0 {
             let fitted = distilled.fittedRow(k)
             let boosted = distilled.boostedRow(k)
@@ -197,6 +221,8 @@ public enum MetaChainDistiller {
             let tv = totalVariation(fitted, truth)
             result.maxRowTV = max(result.maxRowTV, tv)
             result.meanRowTV += tv
+            let n = Double(distilled.stepsObserved[k])
+            result.meanIIDRowTV += 0.5 * truth.reduce(0) { $0 + (2 * $1 * (1 - $1) / (Double.pi * n)).squareRoot() }
             result.rowsWithData += 1
             let fittedExit = offDiagonalSum(fitted, k), trueExit = offDiagonalSum(truth, k)
             if trueExit > 0 {
@@ -208,7 +234,10 @@ public enum MetaChainDistiller {
                     result.maxBoostEscapeShift, totalVariation(escape(fitted, k), escape(boosted, k)))
             }
         }
-        if result.rowsWithData > 0 { result.meanRowTV /= Double(result.rowsWithData) }
+        if result.rowsWithData > 0 {
+            result.meanRowTV /= Double(result.rowsWithData)
+            result.meanIIDRowTV /= Double(result.rowsWithData)
+        }
         return result
     }
 

@@ -94,20 +94,26 @@ public enum LocalInformationExperiment {
 
         /// Checks the parameters, naming the first bad one.
         public func validate() throws(ChainError) {
-            func bad(_ field: String, _ why: String) -> ChainError { ChainError(.badSpec, "\(field): \(why)") }
-            guard !clusterCounts.isEmpty else { throw bad("clusterCounts", "give at least one K") }
+            if let (field, why) = firstProblem { throw ChainError(.badSpec, "\(field): \(why)") }
+        }
+
+        /// The first bad parameter, as (property name, why), or nil when all are good; spec
+        /// readers map the name to their own field.
+        public var firstProblem: (field: String, why: String)? {
+            guard !clusterCounts.isEmpty else { return ("clusterCounts", "give at least one K") }
             if let k = clusterCounts.first(where: { !(2...1000).contains($0) }) {
-                throw bad("clusterCounts", "K = \(k) must be in 2...1000 (the task needs a sparse edge)")
+                return ("clusterCounts", "K = \(k) must be in 2...1000 (the task needs a sparse edge)")
             }
-            guard kernelDegree >= 1 else { throw bad("kernelDegree", "must be at least 1, got \(kernelDegree)") }
-            guard decoysPerCluster >= 0 else { throw bad("decoysPerCluster", "must be non-negative, got \(decoysPerCluster)") }
+            guard kernelDegree >= 1 else { return ("kernelDegree", "must be at least 1, got \(kernelDegree)") }
+            guard decoysPerCluster >= 0 else { return ("decoysPerCluster", "must be non-negative, got \(decoysPerCluster)") }
             guard clusterSize >= kernelDegree + 1 + decoysPerCluster, clusterSize <= 1 << 16 else {
-                throw bad("clusterSize", "must be in \(kernelDegree + 1 + decoysPerCluster)...\(1 << 16), got \(clusterSize)")
+                return ("clusterSize", "must be in \(kernelDegree + 1 + decoysPerCluster)...\(1 << 16), got \(clusterSize)")
             }
             guard epsilon > 0, epsilon < 1 / Double(kernelDegree + 1) else {
-                throw bad("epsilon", "must be in (0, 1/(d + 1)) = (0, \(1 / Double(kernelDegree + 1))), got \(epsilon)")
+                return ("epsilon", "must be in (0, 1/(d + 1)) = (0, \(1 / Double(kernelDegree + 1))), got \(epsilon)")
             }
-            guard (1...10_000_000).contains(tasksPerK) else { throw bad("tasksPerK", "must be in 1...10⁷, got \(tasksPerK)") }
+            guard (1...10_000_000).contains(tasksPerK) else { return ("tasksPerK", "must be in 1...10⁷, got \(tasksPerK)") }
+            return nil
         }
 
         /// The probability below which a step looks hard: the geometric mean of ε and the
@@ -200,14 +206,11 @@ public enum LocalInformationExperiment {
             var decoySum = 0.0, lengthSum = 0.0, rejectedHere = 0
             for t in 0..<config.tasksPerK {
                 var rng = WalkRandom(seed: config.seed, domain: .learning, index: UInt64(k) << 32 | UInt64(t))
-                let task = try LocalInformationTask.draw(clusters: k, config: config, rng: &rng)
-                decoySum += Double(task.decoysVisited)
-                lengthSum += Double(task.steps.count)
-                rejectedHere += task.rejectedChains
-                for (i, level) in Level.allCases.enumerated() {
-                    let answer = Learner.answer(level, task: task, clusters: k, config: config, rng: &rng)
-                    tally[i].add(answer, truth: task.truth)
-                }
+                let trial = try Trial(clusters: k, config: config, rng: &rng)
+                decoySum += Double(trial.decoysVisited)
+                lengthSum += Double(trial.pathLength)
+                rejectedHere += trial.rejectedChains
+                for i in Level.allCases.indices { tally[i].add(trial.answers[i], truth: trial.truth) }
             }
             for (i, level) in Level.allCases.enumerated() {
                 rows.append(tally[i].row(level, clusters: k))
@@ -220,15 +223,47 @@ public enum LocalInformationExperiment {
             config: config, rows: rows, meanDecoysVisited: decoys, meanPathLength: lengths, rejectedChains: rejected)
     }
 
+    /// One task and the answer of every level to it: the unit of work of the experiment.
+    struct Trial: Equatable {
+        /// The answers in `Level.allCases` order.
+        var answers: [Learner.Answer]
+        var truth: UInt8
+        var decoysVisited: Int
+        var pathLength: Int
+        var rejectedChains: Int
+
+        /// Draws a task with `clusters` clusters from `rng` and asks every level, in order,
+        /// with the rest of the same stream.
+        init(clusters: Int, config: Config, rng: inout WalkRandom) throws(ChainError) {
+            let task = try LocalInformationTask.draw(clusters: clusters, config: config, rng: &rng)
+            answers = Level.allCases.map { Learner.answer($0, task: task, clusters: clusters, config: config, rng: &rng) }
+            truth = task.truth
+            decoysVisited = task.decoysVisited
+            pathLength = task.steps.count
+            rejectedChains = task.rejectedChains
+        }
+
+        init(answers: [Learner.Answer], truth: UInt8, decoysVisited: Int, pathLength: Int, rejectedChains: Int) {
+            self.answers = answers
+            self.truth = truth
+            self.decoysVisited = decoysVisited
+            self.pathLength = pathLength
+            self.rejectedChains = rejectedChains
+        }
+    }
+
     /// Sums over the tasks of one (level, K).
-    private struct Tally {
+    struct Tally {
         var successes = 0, trials = 0
         var hypotheses = 0.0, log10Hypotheses = 0.0, ambiguous = 0.0, confidence = 0.0
+        /// Tasks whose view left exactly one consistent hypothesis.
+        var unique = 0
         var sawSteps = false
 
         mutating func add(_ answer: Learner.Answer, truth: UInt8) {
             trials += 1
             if answer.value == truth { successes += 1 }
+            if answer.hypotheses == 1 { unique += 1 }
             confidence += answer.confidence
             if let h = answer.hypotheses, let a = answer.ambiguousSteps {
                 sawSteps = true

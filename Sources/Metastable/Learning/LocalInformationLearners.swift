@@ -3,7 +3,7 @@ import Foundation
 /// The best learner we implement at each access level (see `LocalInformationExperiment`).
 /// Each reads only its level's view of the task, never the task's labels or kinds.
 enum Learner {
-    struct Answer {
+    struct Answer: Equatable {
         /// The logical value the learner outputs.
         var value: UInt8
         /// Hypotheses consistent with the view; nil when the level sees no steps.

@@ -96,6 +96,12 @@ public struct PPOClipConfiguration: Sendable, Equatable {
         }
         try validateBudget(rollouts: rollouts, horizon: horizon, iterations: iterations)
     }
+
+    func validateRolloutStart(for policy: SoftmaxPolicy) throws(LearningError) {
+        if let rolloutStart, !rolloutStart.states.allSatisfy({ $0 < policy.stateCount }) {
+            throw LearningError(.badState, field: "rolloutStart", "a start state is outside the policy's \(policy.stateCount) states")
+        }
+    }
 }
 
 /// What one RL iteration did, measured after its update.
@@ -154,37 +160,49 @@ public enum PPOClip {
         try configuration.validate()
         let edges = try EdgeSet(sparseEdges ?? Self.sparseEdges(of: policy), policy: policy)
         try task.validate(for: policy)
-        if let start = configuration.rolloutStart, !start.states.allSatisfy({ $0 < policy.stateCount }) {
-            throw LearningError(.badState, field: "rolloutStart", "a start state is outside the policy's \(policy.stateCount) states")
-        }
-        let eta = configuration.stepSize ?? log(1 + configuration.clip) / 8
+        try configuration.validateRolloutStart(for: policy)
         let initial = policy
         var report = [RLIteration]()
         for iteration in 0..<configuration.iterations {
             let old = policy
-            let oldProbabilities = old.probabilities()
-            // The sampled sparse transitions, per candidate: the only ones with Â ≠ 0.
-            var hits = [Int: Int]()
-            let steps = Rollouts.sample(
-                old, start: configuration.rolloutStart, rollouts: configuration.rollouts,
-                horizon: configuration.horizon, seed: configuration.seed, iteration: iteration
-            ) { _, e in
-                if edges.contains(e) { hits[e, default: 0] += 1 }
+            let sampler = RolloutSampler(old)
+            var hits = [Int](repeating: 0, count: edges.count)
+            var steps = 0
+            for r in 0..<configuration.rollouts {
+                var random = WalkRandom(seed: configuration.seed, domain: .learning, index: UInt64(iteration * configuration.rollouts + r))
+                steps += sampler.rollout(from: configuration.rolloutStart, horizon: configuration.horizon, random: &random) { e in
+                    if let i = edges.position(of: e) { hits[i] += 1 }
+                }.steps
             }
-            // In candidate order, so that the update does not depend on hash order.
-            var rows = [Int: [(candidate: Int, count: Int)]]()
-            for (e, n) in hits.sorted(by: { $0.key < $1.key }) { rows[edges.row[e]!, default: []].append((e, n)) }
-            for (x, sampled) in rows.sorted(by: { $0.key < $1.key }) {
-                ascend(&policy, row: x, sampled: sampled, old: oldProbabilities, eta: eta, configuration: configuration)
-            }
+            update(&policy, hits: hits, edges: edges, configuration: configuration)
             report.append(edges.measure(
                 policy, previous: old, initial: initial, task: task, solve: configuration.solveHittingTime,
-                iteration: iteration + 1, steps: steps, signal: hits.values.reduce(0, +)))
+                iteration: iteration + 1, steps: steps, signal: hits.reduce(0, +)))
             if edges.allAtCap(policy, cap: configuration.epsilonMax) { break }
         }
         return report
     }
 
+    /// One PPO-Clip update of `policy` (the old policy of the iteration) from the sampled
+    /// transitions along Ê: `hits[i]` counts those along `edges.edges[i]`, the only
+    /// transitions with Â ≠ 0. Rows are updated in increasing order, each independently.
+    static func update(_ policy: inout SoftmaxPolicy, hits: [Int], edges: EdgeSet, configuration: PPOClipConfiguration) {
+        let old = policy.probabilities()
+        let eta = configuration.stepSize ?? log(1 + configuration.clip) / 8
+        // Ê is in candidate order, so the edges of a row are consecutive.
+        var i = 0
+        while i < edges.count {
+            let x = edges.rows[i]
+            var sampled = [(candidate: Int, count: Int)]()
+            while i < edges.count, edges.rows[i] == x {
+                if hits[i] > 0 { sampled.append((edges.edges[i], hits[i])) }
+                i += 1
+            }
+            if !sampled.isEmpty {
+                ascend(&policy, row: x, sampled: sampled, old: old, eta: eta, configuration: configuration)
+            }
+        }
+    }
     /// Up to `innerSteps` sign-gradient steps of the clipped surrogate on row `x`.
     private static func ascend(
         _ policy: inout SoftmaxPolicy, row x: Int, sampled: [(candidate: Int, count: Int)], old: [Double], eta: Double,
@@ -213,31 +231,38 @@ public enum PPOClip {
     }
 }
 
-/// A validated Ê, with the row of each edge.
-struct EdgeSet {
+/// A validated Ê: distinct candidate indices in increasing order (so grouped by row), the
+/// row of each, and the position of each candidate in that order. The position is the
+/// layout of every per-edge vector (PPO's sampled-transition counts).
+struct EdgeSet: Sendable {
     let edges: [Int]
-    let row: [Int: Int]
+    let rows: [Int]
+    private let positions: [Int: Int]
 
     init(_ edges: [Int], policy: SoftmaxPolicy) throws(LearningError) {
         guard !edges.isEmpty else { throw LearningError(.unsupported, field: "sparseEdges", "Ê is empty: nothing to learn") }
-        var row = [Int: Int]()
-        for e in edges {
-            guard (0..<policy.candidateCount).contains(e) else {
-                throw LearningError(.badState, field: "sparseEdges", "candidate \(e) is outside the policy's \(policy.candidateCount)")
-            }
+        for e in edges where !(0..<policy.candidateCount).contains(e) {
+            throw LearningError(.badState, field: "sparseEdges", "candidate \(e) is outside the policy's \(policy.candidateCount)")
+        }
+        self.edges = Array(Set(edges)).sorted()
+        rows = self.edges.map { e in
             // Rows are sorted offsets: the row of e is the last offset not above it.
             var lo = 0, hi = policy.stateCount
             while hi - lo > 1 {
                 let mid = (lo + hi) / 2
                 if policy.rowOffsets[mid] <= e { lo = mid } else { hi = mid }
             }
-            row[e] = lo
+            return lo
         }
-        self.edges = Array(Set(edges)).sorted()
-        self.row = row
+        positions = Dictionary(uniqueKeysWithValues: self.edges.enumerated().map { ($1, $0) })
     }
 
-    func contains(_ e: Int) -> Bool { row[e] != nil }
+    var count: Int { edges.count }
+
+    /// Where candidate `e` stands in `edges`, nil when it is not in Ê.
+    func position(of e: Int) -> Int? { positions[e] }
+
+    func contains(_ e: Int) -> Bool { positions[e] != nil }
 
     func allAtCap(_ policy: SoftmaxPolicy, cap: Double) -> Bool {
         let p = policy.probabilities()
@@ -300,20 +325,15 @@ func validateBudget(rollouts: Int, horizon: Int, iterations: Int) throws(Learnin
     guard iterations > 0 else { throw LearningError(.badValue, field: "iterations", "must be positive, got \(iterations)") }
 }
 
-/// Rollouts of a policy, step by step.
-enum Rollouts {
-    /// Samples `rollouts` rollouts of `horizon` steps from `policy`, calling
-    /// `visit(x, candidate)` for every step x → columns[candidate]. Returns the steps taken.
-    ///
-    /// - Parameters:
-    ///   - start: where rollouts start; uniform on all states when nil.
-    ///   - stopAt: rollouts end on entering this set (they are not cut otherwise).
-    ///   - finish: called at the end of each rollout with whether it reached `stopAt`.
-    static func sample(
-        _ policy: SoftmaxPolicy, start: StartDistribution?, rollouts: Int, horizon: Int, seed: UInt64, iteration: Int,
-        stopAt: TargetSet? = nil, visit: (Int, Int) -> Void, finish: (Bool) -> Void = { _ in }
-    ) -> Int {
-        // Cumulative probabilities per row: a binary search per step is plenty for learning.
+/// Rollouts of one fixed policy, one at a time: each draws from the stream it is given, so a
+/// caller decides which stream each rollout uses (and so what batching cannot change).
+struct RolloutSampler {
+    let policy: SoftmaxPolicy
+    /// Cumulative probabilities per row, aligned with the candidates: a binary search per
+    /// step is plenty for learning.
+    private let cumulative: [Double]
+
+    init(_ policy: SoftmaxPolicy) {
         var cumulative = policy.probabilities()
         for x in 0..<policy.stateCount {
             var sum = 0.0
@@ -322,32 +342,42 @@ enum Rollouts {
                 cumulative[e] = sum
             }
         }
-        var steps = 0
-        for r in 0..<rollouts {
-            var random = WalkRandom(seed: seed, domain: .learning, index: UInt64(iteration * rollouts + r))
-            var x = start.map { draw($0, &random) } ?? random.next(below: policy.stateCount)
-            var reached = stopAt?.contains(x) ?? false
-            var t = 0
-            while t < horizon, !reached {
-                let row = policy.candidates(of: x)
-                let u = random.nextDouble() * cumulative[row.upperBound - 1]
-                var lo = row.lowerBound, hi = row.upperBound - 1
-                while lo < hi {
-                    let mid = (lo + hi) / 2
-                    if cumulative[mid] > u { hi = mid } else { lo = mid + 1 }
-                }
-                visit(x, lo)
-                x = Int(policy.columns[lo])
-                t += 1
-                reached = stopAt?.contains(x) ?? false
-            }
-            steps += t
-            finish(reached)
-        }
-        return steps
+        self.policy = policy
+        self.cumulative = cumulative
     }
 
-    private static func draw(_ start: StartDistribution, _ random: inout WalkRandom) -> Int {
+    /// One rollout of at most `horizon` steps, calling `visit(candidate)` for every step
+    /// x → columns[candidate].
+    ///
+    /// - Parameters:
+    ///   - start: where the rollout starts; uniform on all states when nil. Its states must
+    ///     be states of the policy.
+    ///   - stopAt: the rollout ends on entering this set (it is not cut otherwise).
+    /// - Returns: the steps taken, and whether the rollout reached `stopAt`.
+    func rollout(
+        from start: StartDistribution?, horizon: Int, stopAt: TargetSet? = nil, random: inout WalkRandom,
+        visit: (Int) -> Void
+    ) -> (steps: Int, reached: Bool) {
+        var x = start.map { draw($0, &random) } ?? random.next(below: policy.stateCount)
+        var reached = stopAt?.contains(x) ?? false
+        var t = 0
+        while t < horizon, !reached {
+            let row = policy.candidates(of: x)
+            let u = random.nextDouble() * cumulative[row.upperBound - 1]
+            var lo = row.lowerBound, hi = row.upperBound - 1
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if cumulative[mid] > u { hi = mid } else { lo = mid + 1 }
+            }
+            visit(lo)
+            x = Int(policy.columns[lo])
+            t += 1
+            reached = stopAt?.contains(x) ?? false
+        }
+        return (t, reached)
+    }
+
+    private func draw(_ start: StartDistribution, _ random: inout WalkRandom) -> Int {
         if let x = start.pointMass { return x }
         var u = random.nextDouble()
         for (x, p) in zip(start.states, start.probabilities) {

@@ -58,29 +58,67 @@ public enum Reinforce {
         var report = [RLIteration]()
         for iteration in 0..<configuration.iterations {
             let old = policy
-            let p = old.probabilities()
-            var gradient = [Double](repeating: 0, count: policy.candidateCount)
-            var trajectory = [(row: Int, candidate: Int)]()
-            var rewarded = 0
-            let steps = Rollouts.sample(
-                old, start: task.start, rollouts: configuration.rollouts, horizon: configuration.horizon,
-                seed: configuration.seed, iteration: iteration, stopAt: task.target,
-                visit: { x, e in trajectory.append((x, e)) },
-                finish: { reached in
-                    defer { trajectory.removeAll(keepingCapacity: true) }
-                    guard reached else { return } // R = 0: no gradient
-                    rewarded += trajectory.count
-                    for (x, e) in trajectory {
-                        for j in old.candidates(of: x) { gradient[j] -= p[j] }
-                        gradient[e] += 1
-                    }
-                })
-            let scale = configuration.learningRate / Double(configuration.rollouts)
-            for j in gradient.indices where gradient[j] != 0 { policy.logits[j] += scale * gradient[j] }
+            let sampler = RolloutSampler(old)
+            var rewarded = RewardedTransitions(candidateCount: policy.candidateCount)
+            var steps = 0
+            for r in 0..<configuration.rollouts {
+                var random = WalkRandom(seed: configuration.seed, domain: .learning, index: UInt64(iteration * configuration.rollouts + r))
+                steps += rewarded.add(sampler, start: task.start, target: task.target, horizon: configuration.horizon, random: &random)
+            }
+            update(&policy, rewarded: rewarded.counts, rollouts: configuration.rollouts, learningRate: configuration.learningRate)
             report.append(edges.measure(
                 policy, previous: old, initial: initial, task: task, solve: configuration.solveHittingTime,
-                iteration: iteration + 1, steps: steps, signal: rewarded))
+                iteration: iteration + 1, steps: steps, signal: rewarded.transitions))
         }
         return report
+    }
+
+    /// One gradient-ascent step of `policy` (the policy the rollouts came from) on the
+    /// REINFORCE estimate. `rewarded[e]` counts the steps along candidate e taken by rewarded
+    /// rollouts; summed over those steps, ∇_{W(x,·)} log p̂(y|x) = 1_y − p̂(·|x) gives
+    ///
+    ///     ∇J(e) ≈ (1/N) (n_e − p̂(e)·n_x),   n_x = Σ_{e' in row x} n_e',
+    ///
+    /// so integer counts carry the whole estimate (and sum exactly across batches).
+    static func update(_ policy: inout SoftmaxPolicy, rewarded: [Int], rollouts: Int, learningRate: Double) {
+        let p = policy.probabilities()
+        let scale = learningRate / Double(rollouts)
+        for x in 0..<policy.stateCount {
+            let row = policy.candidates(of: x)
+            let visits = row.reduce(0) { $0 + rewarded[$1] }
+            guard visits > 0 else { continue }
+            for e in row { policy.logits[e] += scale * (Double(rewarded[e]) - p[e] * Double(visits)) }
+        }
+    }
+}
+
+/// The steps of rewarded rollouts, per candidate: what REINFORCE's update needs.
+struct RewardedTransitions {
+    /// Steps along each candidate taken by rollouts that reached the target.
+    private(set) var counts: [Int]
+    /// Rollouts that reached the target.
+    private(set) var rollouts = 0
+    /// Steps of those rollouts.
+    private(set) var transitions = 0
+    private var trajectory = [Int]()
+
+    init(candidateCount: Int) { counts = [Int](repeating: 0, count: candidateCount) }
+
+    /// Samples one rollout from `start` that stops on reaching `target`; keeps its steps
+    /// when it does (reward 1) and forgets them otherwise (reward 0: no gradient).
+    /// Returns the steps taken.
+    mutating func add(
+        _ sampler: RolloutSampler, start: StartDistribution, target: TargetSet, horizon: Int, random: inout WalkRandom
+    ) -> Int {
+        trajectory.removeAll(keepingCapacity: true)
+        let (steps, reached) = sampler.rollout(from: start, horizon: horizon, stopAt: target, random: &random) {
+            trajectory.append($0)
+        }
+        if reached {
+            rollouts += 1
+            transitions += trajectory.count
+            for e in trajectory { counts[e] += 1 }
+        }
+        return steps
     }
 }

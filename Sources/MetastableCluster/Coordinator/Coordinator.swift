@@ -127,23 +127,27 @@ public final class Coordinator {
     /// coordinator was restored from a checkpoint of this very round, only the batches not
     /// yet done run. `abort` is asked on every tick; a message from it stops the round.
     public func runRound(
-        _ round: Int, batches: [Range<UInt64>], policyVersion: UInt64 = 0,
+        _ round: Int, batches: [Range<UInt64>], policyVersion: UInt64 = 0, input: WireMessage.RoundInput? = nil,
+        validator: (@Sendable (WireMessage.BatchResult, _ batch: Int) -> String?)? = nil,
         progress: (RoundProgress) -> Void = { _ in }, abort: () -> String? = { nil }
     ) throws -> [WireMessage.BatchResult] {
         let walksTotal = batches.reduce(UInt64(0)) { $0 + UInt64($1.count) }
         var walksDone: UInt64 = 0
         var steps: UInt64 = 0
         var completed: [WireMessage.BatchResult]?
+        core.resultValidator = validator
         if core.currentRound == round {
             // Restored from a checkpoint of this round: only the batches not yet done run.
             if core.isRoundComplete, let results = core.roundResults { return results }
-            for result in core.snapshot.results.compactMap({ $0 }) {
-                walksDone += result.hittingTimes.count
+            for (index, result) in core.snapshot.results.enumerated() {
+                guard let result, batches.indices.contains(index) else { continue }
+                walksDone += UInt64(batches[index].count)
                 steps += result.steps
             }
             logger.info("resuming round", metadata: ["round": "\(round)", "batches_done": "\(core.statistics.batchesDone)"])
         } else {
-            try perform(core.startRound(round, batches: batches, policyVersion: policyVersion, at: now), into: &completed)
+            try perform(
+                core.startRound(round, batches: batches, policyVersion: policyVersion, input: input, at: now), into: &completed)
         }
 
         var poller = ZMQPoller()
@@ -165,7 +169,8 @@ public final class Coordinator {
                     if core.statistics.batchesDone > before, case .message(_, let envelope, _) = event,
                         case .result(let result) = envelope.message
                     {
-                        walksDone += result.hittingTime.count
+                        let index = Int(result.batchID & 0xFFFF_FFFF)
+                        walksDone += batches.indices.contains(index) ? UInt64(batches[index].count) : 0
                         steps += result.steps
                     }
                     if completed != nil { break }

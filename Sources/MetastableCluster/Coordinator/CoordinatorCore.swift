@@ -37,6 +37,10 @@ public struct CoordinatorCore: Sendable {
     private var lastCheckpoint: UInt64?
     private var resultsSinceCheckpoint = false
     private var counters = CoordinatorStatistics()
+    /// Checks what a result carries beyond walk statistics (an algorithm's payload) before
+    /// it is kept: a reason to reject it, or nil. Set by the shell for each round; not part
+    /// of a snapshot.
+    public var resultValidator: (@Sendable (WireMessage.BatchResult, _ batch: Int) -> String?)?
 
     public init(runID: String, job: WireMessage.Job, config: CoordinatorConfig) {
         self.runID = runID
@@ -71,7 +75,7 @@ public struct CoordinatorCore: Sendable {
     /// - Precondition: `number` fits in 32 bits and is above the previous round's, which is
     ///   complete; fewer than 2^32 batches. Does nothing after `finish`.
     public mutating func startRound(
-        _ number: Int, batches: [Range<UInt64>], policyVersion: UInt64, at now: UInt64
+        _ number: Int, batches: [Range<UInt64>], policyVersion: UInt64, input: WireMessage.RoundInput? = nil, at now: UInt64
     ) -> [CoordinatorDirective] {
         guard shutdownReason == nil else { return [] }
         precondition(number >= 0 && number <= UInt32.max, "round \(number) does not fit a batch id")
@@ -80,7 +84,7 @@ public struct CoordinatorCore: Sendable {
             precondition(round.isComplete, "round \(round.number) is not complete")
             precondition(number > round.number, "round \(number) does not follow round \(round.number)")
         }
-        round = CoordinatorRound(number: number, policyVersion: policyVersion, walks: batches)
+        round = CoordinatorRound(number: number, policyVersion: policyVersion, input: input, walks: batches)
         lastCheckpoint = now
         var out: [CoordinatorDirective] = []
         if batches.isEmpty { completeRound(at: now, into: &out) }
@@ -123,7 +127,7 @@ public struct CoordinatorCore: Sendable {
     public var snapshot: CoordinatorSnapshot {
         CoordinatorSnapshot(
             runID: runID, job: job, round: round?.number, policyVersion: round?.policyVersion ?? 0,
-            batches: round?.walks ?? [], results: round?.results.map { $0?.outcome } ?? [])
+            input: round?.input, batches: round?.walks ?? [], results: round?.results ?? [])
     }
 
     public var statistics: CoordinatorStatistics {
@@ -209,7 +213,7 @@ public struct CoordinatorCore: Sendable {
         guard resultRound == UInt64(number), index < count else {
             return reject(peer, "no batch \(result.batchID) in round \(number) of \(count) batches", into: &out)
         }
-        if let problem = round?.problem(with: result, at: index) {
+        if let problem = round?.problem(with: result, at: index) ?? resultValidator?(result, index) {
             reject(peer, problem, into: &out)
             // A worker that botches its own lease would hold the batch for ever.
             if round?.batches[index] == .leased(peer) {

@@ -10,6 +10,8 @@ struct CoordinatorRound: Sendable {
 
     let number: Int
     let policyVersion: UInt64
+    /// What each batch of an algorithm round is asked to do; nil for hitting-time rounds.
+    let input: WireMessage.RoundInput?
     /// The walk indices of each batch.
     let walks: [Range<UInt64>]
     private(set) var batches: [Batch]
@@ -24,9 +26,10 @@ struct CoordinatorRound: Sendable {
     /// experiment all have the same, and merging counts over different clusters traps.
     private var shape: Shape?
 
-    init(number: Int, policyVersion: UInt64, walks: [Range<UInt64>]) {
+    init(number: Int, policyVersion: UInt64, input: WireMessage.RoundInput? = nil, walks: [Range<UInt64>]) {
         self.number = number
         self.policyVersion = policyVersion
+        self.input = input
         self.walks = walks
         batches = Array(repeating: .queued, count: walks.count)
         results = Array(repeating: nil, count: walks.count)
@@ -40,7 +43,9 @@ struct CoordinatorRound: Sendable {
     func batchID(_ index: Int) -> UInt64 { UInt64(number) << 32 | UInt64(index) }
 
     func lease(_ index: Int, jobID: UInt64) -> WireMessage.TaskLease {
-        .init(jobID: jobID, batchID: batchID(index), walks: walks[index], round: UInt64(number), policyVersion: policyVersion)
+        .init(
+            jobID: jobID, batchID: batchID(index), walks: walks[index], round: UInt64(number), policyVersion: policyVersion,
+            input: input)
     }
 
     /// The lowest queued batch, now leased to `peer`.

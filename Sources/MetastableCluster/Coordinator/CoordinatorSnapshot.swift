@@ -16,10 +16,25 @@ public struct CoordinatorSnapshot: Sendable, Equatable {
     /// Nil before the first round.
     public let round: Int?
     public let policyVersion: UInt64
+    /// The round's task, for a round of an algorithm experiment.
+    public let input: WireMessage.RoundInput?
     /// The walk indices of each batch of the round.
     public let batches: [Range<UInt64>]
     /// One per batch, nil for those not done.
-    public let results: [MonteCarloOutcome?]
+    public let results: [WireMessage.BatchResult?]
+
+    init(
+        runID: String, job: WireMessage.Job, round: Int?, policyVersion: UInt64, input: WireMessage.RoundInput?,
+        batches: [Range<UInt64>], results: [WireMessage.BatchResult?]
+    ) {
+        self.runID = runID
+        self.job = job
+        self.round = round
+        self.policyVersion = policyVersion
+        self.input = input
+        self.batches = batches
+        self.results = results
+    }
 
     /// The round with its done batches, or why the snapshot is inconsistent.
     private func replay() -> Result<CoordinatorRound?, SnapshotError> {
@@ -32,10 +47,12 @@ public struct CoordinatorSnapshot: Sendable, Equatable {
         guard results.count == batches.count else {
             return .failure(.init("\(results.count) results for \(batches.count) batches"))
         }
-        var restored = CoordinatorRound(number: round, policyVersion: policyVersion, walks: batches)
-        for (index, outcome) in results.enumerated() {
-            guard let outcome else { continue }
-            let result = WireMessage.BatchResult(jobID: job.jobID, batchID: restored.batchID(index), outcome: outcome)
+        var restored = CoordinatorRound(number: round, policyVersion: policyVersion, input: input, walks: batches)
+        for (index, result) in results.enumerated() {
+            guard let result else { continue }
+            guard result.jobID == job.jobID, result.batchID == restored.batchID(index) else {
+                return .failure(.init("result \(index) is for batch \(result.batchID) of job \(result.jobID)"))
+            }
             if let problem = restored.problem(with: result, at: index) { return .failure(.init(problem)) }
             _ = restored.complete(index, with: result)
         }
@@ -56,7 +73,15 @@ public struct CoordinatorSnapshot: Sendable, Equatable {
 
 extension CoordinatorSnapshot: Codable {
     private enum CodingKeys: String, CodingKey {
-        case formatVersion, runID, job, round, policyVersion, batches, results
+        case formatVersion, runID, job, round, policyVersion, input, batches, results
+    }
+
+    /// A round's input as stored: its payload as JSON numbers.
+    private struct StoredInput: Codable {
+        var point: Int
+        var pointRound: Int
+        var stage: Int
+        var payload: RoundPayload
     }
 
     public init(from decoder: any Decoder) throws {
@@ -71,21 +96,24 @@ extension CoordinatorSnapshot: Codable {
         job = try container.decode(StoredJob.self, forKey: .job).job
         round = try container.decodeIfPresent(Int.self, forKey: .round)
         policyVersion = try container.decode(UInt64.self, forKey: .policyVersion)
+        input = try container.decodeIfPresent(StoredInput.self, forKey: .input).map {
+            WireMessage.RoundInput(point: $0.point, task: RoundTask(round: $0.pointRound, stage: $0.stage, input: $0.payload))
+        }
         batches = try container.decode([Range<UInt64>].self, forKey: .batches)
         // Results travel in their wire encoding (base64): JSON-encoding tens of thousands of
         // accumulators field by field made each checkpoint take seconds.
-        var outcomes = [MonteCarloOutcome?]()
+        var decoded = [WireMessage.BatchResult?]()
         for text in try container.decode([String?].self, forKey: .results) {
-            guard let text else { outcomes.append(nil); continue }
+            guard let text else { decoded.append(nil); continue }
             guard let bytes = Data(base64Encoded: text),
                 let envelope = try? WireCodec.decode([UInt8](bytes)), case .result(let result) = envelope.message
             else {
                 throw DecodingError.dataCorruptedError(
                     forKey: .results, in: container, debugDescription: "a result is not a base64 wire RESULT")
             }
-            outcomes.append(result.outcome)
+            decoded.append(result)
         }
-        results = outcomes
+        results = decoded
         if case .failure(let error) = replay() {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.message))
         }
@@ -98,14 +126,12 @@ extension CoordinatorSnapshot: Codable {
         try container.encode(StoredJob(job), forKey: .job)
         try container.encodeIfPresent(round, forKey: .round)
         try container.encode(policyVersion, forKey: .policyVersion)
+        try container.encodeIfPresent(
+            input.map { StoredInput(point: $0.point, pointRound: $0.task.round, stage: $0.task.stage, payload: $0.task.input) },
+            forKey: .input)
         try container.encode(batches, forKey: .batches)
-        let encoded = results.enumerated().map { index, outcome in
-            outcome.map { outcome in
-                let batchID = UInt64(round ?? 0) << 32 | UInt64(index)
-                let envelope = WireEnvelope(
-                    runID: runID, message: .result(WireMessage.BatchResult(jobID: job.jobID, batchID: batchID, outcome: outcome)))
-                return Data(WireCodec.encode(envelope)).base64EncodedString()
-            }
+        let encoded = results.map { result in
+            result.map { Data(WireCodec.encode(WireEnvelope(runID: runID, message: .result($0)))).base64EncodedString() }
         }
         try container.encode(encoded, forKey: .results)
     }

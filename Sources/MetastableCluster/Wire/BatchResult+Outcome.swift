@@ -14,4 +14,9 @@ extension WireMessage.BatchResult {
             hittingTimes: hittingTime, steps: steps, hardSteps: hardSteps, clustersVisited: clustersVisited,
             transitions: transitions)
     }
+
+    /// What an algorithm batch returned (`AlgorithmPoint.runBatch`).
+    public var output: RoundBatchOutput {
+        RoundBatchOutput(outcome: outcome, payload: payload ?? RoundPayload())
+    }
 }

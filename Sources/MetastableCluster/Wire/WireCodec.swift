@@ -68,6 +68,15 @@ public enum WireCodec {
                 $0.walk_hi = task.walks.upperBound
                 $0.round = task.round
                 $0.policy_version = task.policyVersion
+                $0.input = task.input.map { input in
+                    arena.message(metastable__wire__round_input__init) {
+                        // Validated by the coordinator's driver loop: points and rounds are far below 2^32.
+                        $0.point = UInt32(truncatingIfNeeded: input.point)
+                        $0.point_round = UInt32(truncatingIfNeeded: input.task.round)
+                        $0.stage = UInt32(truncatingIfNeeded: input.task.stage)
+                        $0.payload = encode(input.task.input, in: arena)
+                    }
+                }
             }
         case .result(let result):
             c.verb_case = METASTABLE__WIRE__ENVELOPE__VERB_RESULT
@@ -79,6 +88,7 @@ public enum WireCodec {
                 $0.hard_steps = result.hardSteps.map { encode($0, in: arena) }
                 $0.clusters_visited = result.clustersVisited.map { encode($0, in: arena) }
                 $0.transitions = result.transitions.map { encode($0, in: arena) }
+                $0.payload = result.payload.map { encode($0, in: arena) }
             }
         case .heartbeat(let heartbeat):
             c.verb_case = METASTABLE__WIRE__ENVELOPE__VERB_HEARTBEAT
@@ -144,6 +154,15 @@ public enum WireCodec {
             $0.bins = arena.array(bins.map { UInt32($0.bin) }) // bins < 1920
             $0.n_bin_counts = bins.count
             $0.bin_counts = arena.array(bins.map(\.count))
+        }
+    }
+
+    private static func encode(_ payload: RoundPayload, in arena: CArena) -> UnsafeMutablePointer<Metastable__Wire__Payload> {
+        arena.message(metastable__wire__payload__init) {
+            $0.n_reals = payload.reals.count
+            $0.reals = arena.array(payload.reals)
+            $0.n_counts = payload.counts.count
+            $0.counts = arena.array(payload.counts)
         }
     }
 

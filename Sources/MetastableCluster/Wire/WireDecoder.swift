@@ -79,7 +79,22 @@ enum WireDecoder {
         }
         return .init(
             jobID: c.job_id, batchID: c.batch_id, walks: c.walk_lo..<c.walk_hi,
-            round: c.round, policyVersion: c.policy_version)
+            round: c.round, policyVersion: c.policy_version,
+            input: try c.input.map { p throws(WireError) in
+                let input = p.pointee
+                let vectors = try input.payload.map { q throws(WireError) in try payload(q.pointee, "task.input.payload") }
+                return WireMessage.RoundInput(
+                    point: Int(input.point),
+                    task: RoundTask(round: Int(input.point_round), stage: Int(input.stage), input: vectors ?? RoundPayload()))
+            })
+    }
+
+    private static func payload(_ c: Metastable__Wire__Payload, _ field: String) throws(WireError) -> RoundPayload {
+        let reals = [Double](UnsafeBufferPointer(start: c.reals, count: c.n_reals))
+        if let i = reals.firstIndex(where: { !$0.isFinite }) {
+            throw WireError(.invalidField, field: "\(field).reals[\(i)]", "\(reals[i]) is not a finite number")
+        }
+        return RoundPayload(reals: reals, counts: [UInt64](UnsafeBufferPointer(start: c.counts, count: c.n_counts)))
     }
 
     private static func result(_ c: Metastable__Wire__Result) throws(WireError) -> WireMessage.BatchResult {
@@ -90,7 +105,8 @@ enum WireDecoder {
             clustersVisited: try c.clusters_visited.map { p throws(WireError) in
                 try accumulator(p.pointee, "result.clusters_visited")
             },
-            transitions: try c.transitions.map { p throws(WireError) in try transitionCounts(p.pointee, "result.transitions") })
+            transitions: try c.transitions.map { p throws(WireError) in try transitionCounts(p.pointee, "result.transitions") },
+            payload: try c.payload.map { p throws(WireError) in try payload(p.pointee, "result.payload") })
     }
 
     private static func accumulator(

@@ -100,16 +100,35 @@ extension WireMessage {
         public var batchID: UInt64
         /// The indices of the batch's walks.
         public var walks: Range<UInt64>
-        /// For iterative algorithms: the round, and the policy version its walks use.
+        /// The round (a grid point's index for hitting-time experiments, counted across the
+        /// job for algorithm experiments), and the policy version its walks use.
         public var round: UInt64
         public var policyVersion: UInt64
+        /// Set for algorithm experiments: what the round asks of each batch; `walks` are then
+        /// the batch's items.
+        public var input: RoundInput?
 
-        public init(jobID: UInt64, batchID: UInt64, walks: Range<UInt64>, round: UInt64 = 0, policyVersion: UInt64 = 0) {
+        public init(
+            jobID: UInt64, batchID: UInt64, walks: Range<UInt64>, round: UInt64 = 0, policyVersion: UInt64 = 0,
+            input: RoundInput? = nil
+        ) {
             self.jobID = jobID
             self.batchID = batchID
             self.walks = walks
             self.round = round
             self.policyVersion = policyVersion
+            self.input = input
+        }
+    }
+
+    /// A round of an algorithm experiment: the grid point and the task its driver asked for.
+    public struct RoundInput: Sendable, Equatable {
+        public var point: Int
+        public var task: RoundTask
+
+        public init(point: Int, task: RoundTask) {
+            self.point = point
+            self.task = task
         }
     }
 
@@ -123,12 +142,15 @@ extension WireMessage {
         public var hardSteps: IntegerSampleAccumulator?
         public var clustersVisited: IntegerSampleAccumulator?
         public var transitions: TransitionCounts?
+        /// What a batch of an algorithm experiment returns besides walk statistics.
+        public var payload: RoundPayload?
 
         public init(
             jobID: UInt64, batchID: UInt64, steps: UInt64, hittingTime: HittingTimeAccumulator,
             hardSteps: IntegerSampleAccumulator? = nil, clustersVisited: IntegerSampleAccumulator? = nil,
-            transitions: TransitionCounts? = nil
+            transitions: TransitionCounts? = nil, payload: RoundPayload? = nil
         ) {
+            self.payload = payload
             self.jobID = jobID
             self.batchID = batchID
             self.steps = steps

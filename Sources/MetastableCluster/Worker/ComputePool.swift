@@ -5,7 +5,7 @@ import Synchronization
 /// A lease's outcome, on its way from a compute thread to the I/O thread.
 struct FinishedBatch: Sendable {
     var ticket: UInt64
-    var result: Result<MonteCarloOutcome, BatchFailure>
+    var result: Result<RoundBatchOutput, BatchFailure>
 }
 
 /// The compute half of the worker: threads that take leases from a queue, run them, and
@@ -24,15 +24,23 @@ final class ComputePool: Sendable {
         for index in 0..<threads {
             let thread = Thread { [leases, finished] in
                 while let lease = leases.next() {
-                    let result = Result { () throws(BatchFailure) -> MonteCarloOutcome in
-                        let point = try points.point(lease.job, lease.point)
-                        do throws(WalkError) { return try point.runBatch(lease.walks) } catch { throw .walking(error) }
-                    }
+                    let result = Result { () throws(BatchFailure) -> RoundBatchOutput in try Self.run(lease, points) }
                     finished.append(FinishedBatch(ticket: lease.ticket, result: result))
                 }
             }
             thread.name = "metastable-compute-\(index)"
             thread.start()
+        }
+    }
+
+    private static func run(_ lease: WorkerLease, _ points: PointCache) throws(BatchFailure) -> RoundBatchOutput {
+        switch try points.point(lease.job, lease.point) {
+        case .walks(let point):
+            do throws(WalkError) { return RoundBatchOutput(outcome: try point.runBatch(lease.walks)) } catch { throw .walking(error) }
+        case .algorithm(let point):
+            // WorkerCore leases algorithm points only with a task.
+            guard let task = lease.task else { throw .running(LearningError(.badValue, field: "task", "no round input")) }
+            do { return try point.runBatch(task, batch: lease.batch, items: lease.walks) } catch { throw .running(error) }
         }
     }
 
@@ -101,6 +109,20 @@ private final class FinishedBatches: Sendable {
     }
 }
 
+/// A grid point ready to run batches.
+private enum Prepared: Sendable {
+    case walks(PreparedPoint)
+    case algorithm(any AlgorithmPoint)
+
+    init(_ plan: ExperimentPlan, point: Int) throws {
+        if plan.points.indices.contains(point), plan.points[point].spec.algorithm != nil {
+            self = .algorithm(try AlgorithmRunner.prepare(plan, point: point))
+        } else {
+            self = .walks(try PreparedPoint(plan, point: point))
+        }
+    }
+}
+
 /// Prepared grid points, shared by the compute threads: each is built once (building
 /// generates or reads the chain, which can take a while) while threads that need the same
 /// point wait; other points build in parallel. Failures are kept too, so a point that
@@ -109,7 +131,7 @@ private final class FinishedBatches: Sendable {
 private final class PointCache: @unchecked Sendable {
     private enum State {
         case building
-        case ready(PreparedPoint)
+        case ready(Prepared)
         case failed(any Error)
     }
 
@@ -131,7 +153,7 @@ private final class PointCache: @unchecked Sendable {
         self.capacity = capacity
     }
 
-    func point(_ job: WorkerJob, _ point: Int) throws(BatchFailure) -> PreparedPoint {
+    func point(_ job: WorkerJob, _ point: Int) throws(BatchFailure) -> Prepared {
         condition.lock()
         while let i = entries.firstIndex(where: { $0.job === job && $0.point == point }) {
             uses += 1
@@ -151,7 +173,7 @@ private final class PointCache: @unchecked Sendable {
         entries.append(Entry(job: job, point: point, state: .building, lastUse: uses))
         condition.unlock()
 
-        let result = Result { try PreparedPoint(job.plan, point: point) }
+        let result = Result { try Prepared(job.plan, point: point) }
 
         condition.lock()
         defer { condition.unlock() }

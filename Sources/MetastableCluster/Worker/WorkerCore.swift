@@ -249,7 +249,7 @@ public struct WorkerCore: Sendable {
 
     /// A compute thread finished (or could not run) the lease with this ticket.
     public mutating func batchFinished(
-        ticket: UInt64, _ result: Result<MonteCarloOutcome, BatchFailure>, at now: Duration
+        ticket: UInt64, _ result: Result<RoundBatchOutput, BatchFailure>, at now: Duration
     ) -> [Directive] {
         // Nothing is held after SHUTDOWN.
         guard let finished = held.removeValue(forKey: ticket) else { return [] }
@@ -258,7 +258,8 @@ public struct WorkerCore: Sendable {
         var directives = startQueuedLeases()
         let message: WireMessage
         switch result {
-        case .success(let outcome):
+        case .success(let output):
+            let outcome = output.outcome
             counters.batchesDone += 1
             counters.walksDone += UInt64(lease.walks.count)
             counters.stepsDone += outcome.steps
@@ -267,7 +268,8 @@ public struct WorkerCore: Sendable {
             ])
             message = .result(.init(
                 jobID: lease.job.jobID, batchID: lease.batchID, steps: outcome.steps, hittingTime: outcome.hittingTimes,
-                hardSteps: outcome.hardSteps, clustersVisited: outcome.clustersVisited, transitions: outcome.transitions))
+                hardSteps: outcome.hardSteps, clustersVisited: outcome.clustersVisited, transitions: outcome.transitions,
+                payload: output.payload.isEmpty ? nil : output.payload))
         case .failure(let failure):
             let report = errorReport(failure, lease)
             logger.error("batch failed", metadata: ["batch_id": "\(lease.batchID)", "error": "\(report.message)"])
@@ -357,12 +359,27 @@ public struct WorkerCore: Sendable {
             return answer(.unknownJob, job.map { "this worker has \($0)" } ?? "this worker has no job", at: now)
         }
         let points = job.plan.points
-        guard task.round < UInt64(points.count) else {
-            return answer(.malformedMessage, "round \(task.round): the job has \(points.count) points", at: now)
-        }
-        let point = Int(task.round)
-        guard task.walks.upperBound <= UInt64(points[point].spec.walks) else {
-            return answer(.malformedMessage, "walks \(task.walks) beyond point \(point)'s \(points[point].spec.walks)", at: now)
+        let point: Int
+        if let input = task.input {
+            // An algorithm round: the point runs what the input asks and checks it itself.
+            guard input.point < points.count, points[input.point].spec.algorithm != nil else {
+                return answer(.malformedMessage, "round input for point \(input.point): the job has no such algorithm point", at: now)
+            }
+            guard task.walks.upperBound <= UInt64(Int32.max) else {
+                return answer(.malformedMessage, "items \(task.walks) beyond any round's", at: now)
+            }
+            point = input.point
+        } else {
+            guard task.round < UInt64(points.count) else {
+                return answer(.malformedMessage, "round \(task.round): the job has \(points.count) points", at: now)
+            }
+            point = Int(task.round)
+            guard points[point].spec.algorithm == nil else {
+                return answer(.malformedMessage, "a task of algorithm point \(point) without its round input", at: now)
+            }
+            guard task.walks.upperBound <= UInt64(points[point].spec.walks) else {
+                return answer(.malformedMessage, "walks \(task.walks) beyond point \(point)'s \(points[point].spec.walks)", at: now)
+            }
         }
         let current = held.first { $0.value.lease.job === job && $0.value.lease.batchID == task.batchID }
         if let current, current.value.session == session { return [] } // a duplicate: already held
@@ -377,7 +394,7 @@ public struct WorkerCore: Sendable {
         }
         let lease = WorkerLease(
             ticket: nextTicket, job: job, batchID: task.batchID, point: point,
-            walks: Int(task.walks.lowerBound)..<Int(task.walks.upperBound))
+            walks: Int(task.walks.lowerBound)..<Int(task.walks.upperBound), task: task.input?.task)
         nextTicket += 1
         held[lease.ticket] = Held(lease: lease, session: session, started: false)
         queue.append(lease.ticket)
@@ -395,6 +412,8 @@ public struct WorkerCore: Sendable {
             return .init(code: .badSpec, truncating: "\(prefix): \(error)")
         case .walking(let error):
             return .init(code: error.reason == .outOfMemory ? .outOfResources : .badSpec, truncating: "\(prefix): \(error)")
+        case .running(let error):
+            return .init(code: .badSpec, truncating: "\(prefix): \(error)")
         }
     }
 

@@ -34,25 +34,33 @@ public final class WorkerJob: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "job \(jobID) of run '\(runID)' (\(plan.points.count) points)" }
 }
 
-/// One TASK lease, validated against its job and ready to run:
-/// `PreparedPoint(job.plan, point: point).runBatch(walks)`.
+/// One TASK lease, validated against its job and ready to run: for a hitting-time point
+/// `PreparedPoint(job.plan, point: point).runBatch(walks)`, for an algorithm point
+/// `runBatch(task, batch: batch, items: walks)` of the point `AlgorithmRunner.prepare` builds.
 public struct WorkerLease: Sendable, Equatable {
     /// The worker's own number for the lease, unique for the life of a `WorkerCore`; the
     /// compute side reports the outcome under it.
     public var ticket: UInt64
     public var job: WorkerJob
     public var batchID: UInt64
-    /// The grid point: an experiment job's round.
+    /// The grid point.
     public var point: Int
+    /// The walks of a hitting-time batch, or the items of an algorithm batch.
     public var walks: Range<Int>
+    /// The round's task, for a batch of an algorithm experiment.
+    public var task: RoundTask?
 
-    public init(ticket: UInt64, job: WorkerJob, batchID: UInt64, point: Int, walks: Range<Int>) {
+    public init(ticket: UInt64, job: WorkerJob, batchID: UInt64, point: Int, walks: Range<Int>, task: RoundTask? = nil) {
         self.ticket = ticket
         self.job = job
         self.batchID = batchID
         self.point = point
         self.walks = walks
+        self.task = task
     }
+
+    /// The batch's index within its round (the low half of its id).
+    public var batch: Int { Int(batchID & 0xFFFF_FFFF) }
 }
 
 /// Why a lease produced no outcome.
@@ -61,4 +69,6 @@ public enum BatchFailure: Error, Sendable {
     /// on this machine, ...), or its start or target does not fit the chain.
     case preparing(any Error)
     case walking(WalkError)
+    /// An algorithm batch refused its task (its input does not fit the point) or failed.
+    case running(any Error)
 }

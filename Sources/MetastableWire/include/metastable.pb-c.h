@@ -21,6 +21,8 @@ typedef struct Metastable__Wire__Job Metastable__Wire__Job;
 typedef struct Metastable__Wire__Experiment Metastable__Wire__Experiment;
 typedef struct Metastable__Wire__GraphChunk Metastable__Wire__GraphChunk;
 typedef struct Metastable__Wire__Task Metastable__Wire__Task;
+typedef struct Metastable__Wire__RoundInput Metastable__Wire__RoundInput;
+typedef struct Metastable__Wire__Payload Metastable__Wire__Payload;
 typedef struct Metastable__Wire__Result Metastable__Wire__Result;
 typedef struct Metastable__Wire__SampleAccumulator Metastable__Wire__SampleAccumulator;
 typedef struct Metastable__Wire__TransitionCounts Metastable__Wire__TransitionCounts;
@@ -191,14 +193,59 @@ struct  Metastable__Wire__Task
   uint64_t walk_lo;
   uint64_t walk_hi;
   /*
-   * For iterative algorithms: the round, and the policy version its walks must use.
+   * The round the batch belongs to (a grid point's index for hitting-time experiments;
+   * counted across the job for algorithm experiments), and the policy version it uses.
    */
   uint64_t round;
   uint64_t policy_version;
+  /*
+   * Set for algorithm experiments: what the round asks of each batch. walk_lo..<walk_hi are
+   * then the batch's items (rollouts, walks or trials).
+   */
+  Metastable__Wire__RoundInput *input;
 };
 #define METASTABLE__WIRE__TASK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&metastable__wire__task__descriptor) \
-    , 0, 0, 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0, 0, NULL }
+
+
+/*
+ * A round of an algorithm experiment, as its driver asked for it.
+ */
+struct  Metastable__Wire__RoundInput
+{
+  ProtobufCMessage base;
+  /*
+   * The grid point, and the round's number within it (the key of the batch's random streams).
+   */
+  uint32_t point;
+  uint32_t point_round;
+  /*
+   * Which of the algorithm's batch functions runs.
+   */
+  uint32_t stage;
+  Metastable__Wire__Payload *payload;
+};
+#define METASTABLE__WIRE__ROUND_INPUT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&metastable__wire__round_input__descriptor) \
+    , 0, 0, 0, NULL }
+
+
+/*
+ * Vectors whose layout each algorithm documents: a policy's logits, found edges, gradient
+ * sums, counts.
+ */
+struct  Metastable__Wire__Payload
+{
+  ProtobufCMessage base;
+  size_t n_reals;
+  double *reals;
+  size_t n_counts;
+  uint64_t *counts;
+};
+#define METASTABLE__WIRE__PAYLOAD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&metastable__wire__payload__descriptor) \
+    , 0,NULL, 0,NULL }
 
 
 /*
@@ -223,10 +270,14 @@ struct  Metastable__Wire__Result
   Metastable__Wire__SampleAccumulator *hard_steps;
   Metastable__Wire__SampleAccumulator *clusters_visited;
   Metastable__Wire__TransitionCounts *transitions;
+  /*
+   * Set by batches of algorithm experiments that return more than walk statistics.
+   */
+  Metastable__Wire__Payload *payload;
 };
 #define METASTABLE__WIRE__RESULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&metastable__wire__result__descriptor) \
-    , 0, 0, 0, NULL, NULL, NULL, NULL }
+    , 0, 0, 0, NULL, NULL, NULL, NULL, NULL }
 
 
 /*
@@ -454,6 +505,44 @@ Metastable__Wire__Task *
 void   metastable__wire__task__free_unpacked
                      (Metastable__Wire__Task *message,
                       ProtobufCAllocator *allocator);
+/* Metastable__Wire__RoundInput methods */
+void   metastable__wire__round_input__init
+                     (Metastable__Wire__RoundInput         *message);
+size_t metastable__wire__round_input__get_packed_size
+                     (const Metastable__Wire__RoundInput   *message);
+size_t metastable__wire__round_input__pack
+                     (const Metastable__Wire__RoundInput   *message,
+                      uint8_t             *out);
+size_t metastable__wire__round_input__pack_to_buffer
+                     (const Metastable__Wire__RoundInput   *message,
+                      ProtobufCBuffer     *buffer);
+Metastable__Wire__RoundInput *
+       metastable__wire__round_input__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   metastable__wire__round_input__free_unpacked
+                     (Metastable__Wire__RoundInput *message,
+                      ProtobufCAllocator *allocator);
+/* Metastable__Wire__Payload methods */
+void   metastable__wire__payload__init
+                     (Metastable__Wire__Payload         *message);
+size_t metastable__wire__payload__get_packed_size
+                     (const Metastable__Wire__Payload   *message);
+size_t metastable__wire__payload__pack
+                     (const Metastable__Wire__Payload   *message,
+                      uint8_t             *out);
+size_t metastable__wire__payload__pack_to_buffer
+                     (const Metastable__Wire__Payload   *message,
+                      ProtobufCBuffer     *buffer);
+Metastable__Wire__Payload *
+       metastable__wire__payload__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   metastable__wire__payload__free_unpacked
+                     (Metastable__Wire__Payload *message,
+                      ProtobufCAllocator *allocator);
 /* Metastable__Wire__Result methods */
 void   metastable__wire__result__init
                      (Metastable__Wire__Result         *message);
@@ -607,6 +696,12 @@ typedef void (*Metastable__Wire__GraphChunk_Closure)
 typedef void (*Metastable__Wire__Task_Closure)
                  (const Metastable__Wire__Task *message,
                   void *closure_data);
+typedef void (*Metastable__Wire__RoundInput_Closure)
+                 (const Metastable__Wire__RoundInput *message,
+                  void *closure_data);
+typedef void (*Metastable__Wire__Payload_Closure)
+                 (const Metastable__Wire__Payload *message,
+                  void *closure_data);
 typedef void (*Metastable__Wire__Result_Closure)
                  (const Metastable__Wire__Result *message,
                   void *closure_data);
@@ -641,6 +736,8 @@ extern const ProtobufCMessageDescriptor metastable__wire__job__descriptor;
 extern const ProtobufCMessageDescriptor metastable__wire__experiment__descriptor;
 extern const ProtobufCMessageDescriptor metastable__wire__graph_chunk__descriptor;
 extern const ProtobufCMessageDescriptor metastable__wire__task__descriptor;
+extern const ProtobufCMessageDescriptor metastable__wire__round_input__descriptor;
+extern const ProtobufCMessageDescriptor metastable__wire__payload__descriptor;
 extern const ProtobufCMessageDescriptor metastable__wire__result__descriptor;
 extern const ProtobufCMessageDescriptor metastable__wire__sample_accumulator__descriptor;
 extern const ProtobufCMessageDescriptor metastable__wire__transition_counts__descriptor;
