@@ -50,10 +50,11 @@ public struct SearchExperiment: AlgorithmConfiguration {
                 file: "steps_vs_reference.png", title: "Search: steps spent vs K·M/ε", table: "summary", x: "reference_steps",
                 xLabel: "K·M/ε", yLabel: "steps per search (mean)",
                 series: [.init("steps_mean", label: "steps spent", lower: "steps_mean_lower", upper: "steps_mean_upper")],
-                logX: true, logY: true, diagonal: true),
+                logX: true, logY: true, groupBy: lineParameter(gridParameters, besides: ["epsilon", "clusters", "cluster_size"]),
+                diagonal: true),
         ]
         for parameter in gridParameters {
-            let other = gridParameters.first { $0 != parameter }
+            let other = lineParameter(gridParameters, besides: [parameter])
             figures.append(FigureSpec(
                 file: "recovery_vs_\(parameter).png", title: "Search: recovery vs \(parameter)", table: "summary", x: parameter,
                 xLabel: parameter, yLabel: "P(all sparse edges found)", series: [recovery], groupBy: other))
@@ -64,6 +65,13 @@ public struct SearchExperiment: AlgorithmConfiguration {
                 groupBy: other))
         }
         return figures
+    }
+
+    /// The grid parameter that gets one line per value in a summary figure: T_max sets the
+    /// steps and the recovery most, so it is preferred; nil when the grid has no other.
+    static func lineParameter(_ gridParameters: [String], besides excluded: [String]) -> String? {
+        let candidates = gridParameters.filter { !excluded.contains($0) }
+        return candidates.first { $0.hasSuffix("t_max_factor") || $0.hasSuffix("t_max") } ?? candidates.first
     }
 }
 
