@@ -259,6 +259,7 @@ def usable(value, log):
 
 def algorithm_figure(results, figure, out):
     rows = summary_rows(results) if figure["table"] == "summary" else table_rows(results, figure["table"])
+    rows = [r for r in rows if all(r.get(k) == v for k, v in figure.get("only", {}).items())]
     group_by = figure.get("group_by")
     if group_by is None and figure["table"] != "summary" and len(results["points"]) > 1:
         group_by = "point"
@@ -302,7 +303,10 @@ def algorithm_figure(results, figure, out):
         ax.set_yscale("log")
     ax.set_xlabel(figure["x_label"])
     ax.set_ylabel(figure["y_label"])
-    ax.set_title(f"{results['experiment']}: {figure['title']}", fontsize=10)
+    title = f"{results['experiment']}: {figure['title']}"
+    if figure.get("only"):
+        title += " (" + ", ".join(f"{SYMBOLS.get(k, k)} = {v:g}" for k, v in figure["only"].items()) + ")"
+    ax.set_title(title, fontsize=10)
     handles = []
     for j, series in enumerate(figure["series"]):
         if series["theory"]:

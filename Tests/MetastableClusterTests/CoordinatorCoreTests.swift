@@ -273,6 +273,33 @@ struct CoordinatorCoreTests {
         #expect(h.core.invariantViolations().isEmpty)
     }
 
+    @Test("an algorithm round: leases carry its input, results pass its validator, and a batch refused too often fails the run")
+    func algorithmRound() {
+        var h = Harness()
+        let input = WireMessage.RoundInput(point: 1, task: RoundTask(round: 4, stage: 2, input: RoundPayload(reals: [0.5], counts: [3])))
+        h.core.resultValidator = { result, _ in result.payload?.counts == [1, 2] ? nil : "payload \(String(describing: result.payload))" }
+        _ = h.core.startRound(0, batches: Harness.batches(2), policyVersion: 0, input: input, at: h.now)
+        let sent = h.hello(a, credits: 2)
+        let inputs = sent.compactMap { directive -> WireMessage.RoundInput? in
+            if case .send(_, .task(let lease)) = directive { return lease.input }
+            return nil
+        }
+        #expect(inputs == [input, input])
+        // Items need not be walks: a result without hitting times and with other steps is fine.
+        func result(_ index: UInt64, counts: [UInt64]) -> WireMessage.BatchResult {
+            .init(jobID: 5, batchID: index, steps: 77, hittingTime: IntegerSampleAccumulator(), payload: RoundPayload(counts: counts))
+        }
+        _ = h.receive(.result(result(0, counts: [1, 2])), from: a)
+        #expect(h.core.statistics.batchesDone == 1 && h.core.failure == nil)
+        for attempt in 1...3 {
+            _ = h.hello(a, credits: 2)
+            #expect(isRejected(h.receive(.result(result(1, counts: [9])), from: a)))
+            #expect((h.core.failure != nil) == (attempt == 3))
+        }
+        #expect(h.core.failure?.contains("batch 1 of round 0: 3 results refused") == true)
+        #expect(h.core.invariantViolations().isEmpty)
+    }
+
     @Test("a round completes with every result in batch order, then a checkpoint; the next round follows")
     func roundCompletion() {
         var h = Harness()

@@ -84,11 +84,14 @@ public struct FigureSpec: Sendable, Codable, Equatable {
     public var groupBy: String?
     /// Draw y = x as the theory line (for measured-vs-predicted plots).
     public var diagonal: Bool
+    /// Only the rows whose columns have these values (e.g. one slice of a 2-D grid).
+    public var only: [String: Double]
 
     public init(
         file: String, title: String, table: String, x: String, xLabel: String, yLabel: String, series: [Series],
-        logX: Bool = false, logY: Bool = false, groupBy: String? = nil, diagonal: Bool = false
+        logX: Bool = false, logY: Bool = false, groupBy: String? = nil, diagonal: Bool = false, only: [String: Double] = [:]
     ) {
+        self.only = only
         self.file = file
         self.title = title
         self.table = table

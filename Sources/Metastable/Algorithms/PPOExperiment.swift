@@ -64,7 +64,13 @@ public struct PPOExperiment: AlgorithmConfiguration {
     }
 
     public static func figures(gridParameters: [String]) -> [FigureSpec] {
-        [
+        // Per-iteration figures of a grid over c and another parameter show the default c = 0.2
+        // only, one line per value of the other: one line per point is unreadable.
+        let clip = gridParameters.first { $0.hasSuffix("clip") }
+        let other = gridParameters.first { $0 != clip }
+        let slice: (groupBy: String?, only: [String: Double]) =
+            clip != nil && other != nil ? (other, [clip!: 0.2]) : (gridParameters.first ?? "point", [:])
+        return [
             FigureSpec(
                 file: "sparse-probability.png", title: "Sparse-edge probability per iteration", table: "iterations",
                 x: "iteration", xLabel: "iteration", yLabel: "p̂ on Ê",
@@ -73,7 +79,7 @@ public struct PPOExperiment: AlgorithmConfiguration {
                     .init("predicted_sparse", label: "min(ε_max, ε(1+c)^i)", theory: true),
                     .init("reinforce_sparse_mean", label: "REINFORCE, mean over Ê"),
                 ],
-                logY: true, groupBy: "point"),
+                logY: true, groupBy: slice.groupBy, only: slice.only),
             FigureSpec(
                 file: "drift.png", title: "Total-variation drift off Ê", table: "iterations", x: "iteration",
                 xLabel: "iteration", yLabel: "max_x TV off Ê (zero not drawn)",
@@ -82,7 +88,7 @@ public struct PPOExperiment: AlgorithmConfiguration {
                     .init("reinforce_total_drift", label: "REINFORCE, since pretraining"),
                     .init("drift_bound", label: "1/M", theory: true),
                 ],
-                logY: true, groupBy: "point"),
+                logY: true, groupBy: slice.groupBy, only: slice.only),
             FigureSpec(
                 file: "hitting-time.png", title: "E[τ] of the fine-tuned chain", table: "iterations", x: "iteration",
                 xLabel: "iteration", yLabel: "E[τ] (steps)",
@@ -94,7 +100,7 @@ public struct PPOExperiment: AlgorithmConfiguration {
                         "reinforce_mc_mean", label: "REINFORCE, Monte Carlo (95%)", lower: "reinforce_mc_lo",
                         upper: "reinforce_mc_hi"),
                 ],
-                logY: true, groupBy: "point"),
+                logY: true, groupBy: slice.groupBy, only: slice.only),
             FigureSpec(
                 file: "iterations.png", title: "Iterations to 0.9·ε_max: measured vs log(ε_max/ε)/log(1+c)",
                 table: "summary", x: "predicted_iterations", xLabel: "predicted iterations",

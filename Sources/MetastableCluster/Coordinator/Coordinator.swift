@@ -179,7 +179,7 @@ public final class Coordinator {
             if clock.now - lastTick >= .milliseconds(100) {
                 lastTick = clock.now
                 try perform(core.handle(.tick(at: now)), into: &completed)
-                if let reason = abort() { throw CoordinatorError(reason) }
+                if let reason = core.failure ?? abort() { throw CoordinatorError(reason) }
                 let state = RoundProgress(
                     round: round, batchesDone: core.statistics.batchesDone, batchesTotal: batches.count,
                     walksDone: walksDone, walksTotal: walksTotal, steps: steps, statistics: core.statistics)

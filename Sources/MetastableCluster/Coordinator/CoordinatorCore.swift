@@ -37,6 +37,10 @@ public struct CoordinatorCore: Sendable {
     private var lastCheckpoint: UInt64?
     private var resultsSinceCheckpoint = false
     private var counters = CoordinatorStatistics()
+    /// Refused results per batch of the current round.
+    private var refusals: [Int: Int] = [:]
+    /// Why the run cannot finish: a batch whose results were refused too often.
+    public private(set) var failure: String?
     /// Checks what a result carries beyond walk statistics (an algorithm's payload) before
     /// it is kept: a reason to reject it, or nil. Set by the shell for each round; not part
     /// of a snapshot.
@@ -85,6 +89,7 @@ public struct CoordinatorCore: Sendable {
             precondition(number > round.number, "round \(number) does not follow round \(round.number)")
         }
         round = CoordinatorRound(number: number, policyVersion: policyVersion, input: input, walks: batches)
+        refusals = [:]
         lastCheckpoint = now
         var out: [CoordinatorDirective] = []
         if batches.isEmpty { completeRound(at: now, into: &out) }
@@ -214,6 +219,10 @@ public struct CoordinatorCore: Sendable {
             return reject(peer, "no batch \(result.batchID) in round \(number) of \(count) batches", into: &out)
         }
         if let problem = round?.problem(with: result, at: index) ?? resultValidator?(result, index) {
+            refusals[index, default: 0] += 1
+            if refusals[index]! >= config.maxRefusalsPerBatch, failure == nil {
+                failure = "batch \(index) of round \(number): \(refusals[index]!) results refused, the last because \(problem)"
+            }
             reject(peer, problem, into: &out)
             // A worker that botches its own lease would hold the batch for ever.
             if round?.batches[index] == .leased(peer) {

@@ -93,14 +93,18 @@ struct CoordinatorRound: Sendable {
     /// steps and its clusters visited at most its steps + 1, and Σt² ≤ max·Σt for any sample.
     /// With Σ (steps + walks) of the round below 2^64, every count and Σt of the merged
     /// round is below 2^64 and every Σt² below 2^128, so merging the round cannot trap.
+    ///
+    /// A batch of an algorithm round (`input` set) need not walk its items: its walks are
+    /// whatever its hitting times count, and its steps may include other sampling (the
+    /// round's validator checks the rest).
     func problem(with result: WireMessage.BatchResult, at index: Int) -> String? {
         let id = "batch \(batchID(index))"
-        let n = walkCount(index)
+        let n = input == nil ? walkCount(index) : result.hittingTime.count
         let steps = UInt128(result.steps)
         if let problem = Self.problem(result.hittingTime, "hitting_time", walks: n, sumAtMost: steps) {
             return "\(id): \(problem)"
         }
-        guard result.hittingTime.sum == steps else {
+        guard result.hittingTime.sum == steps || input != nil else {
             return "\(id): steps \(result.steps), but the hitting times add up to \(result.hittingTime.sum)"
         }
         if let hard = result.hardSteps,
