@@ -38,14 +38,19 @@ public struct SearchExperiment: AlgorithmConfiguration {
 
     public static func figures(gridParameters: [String]) -> [FigureSpec] {
         let group: String? = gridParameters.isEmpty ? nil : "point"
+        // Per-point curves of R and N: at the default T_0 factor when the grid sweeps it, so
+        // that a large grid does not draw a line per point.
+        let slice: [String: Double] = gridParameters.contains("t0_factor") ? ["t0_factor": 3] : [:]
         let recovery = FigureSpec.Series("p_all_found", label: "P(all sparse edges found)", lower: "p_all_found_lower", upper: "p_all_found_upper")
         var figures = [
             FigureSpec(
                 file: "recovery_vs_rounds.png", title: "Search: recovery vs rounds R (N fixed)", table: "recovery_by_rounds",
-                x: "rounds", xLabel: "rounds R", yLabel: "P(all sparse edges found)", series: [recovery], groupBy: group),
+                x: "rounds", xLabel: "rounds R", yLabel: "P(all sparse edges found)", series: [recovery], groupBy: group,
+                only: slice),
             FigureSpec(
                 file: "recovery_vs_rollouts.png", title: "Search: recovery vs rollouts N (R fixed)", table: "recovery_by_rollouts",
-                x: "rollouts", xLabel: "rollouts per round N", yLabel: "P(all sparse edges found)", series: [recovery], groupBy: group),
+                x: "rollouts", xLabel: "rollouts per round N", yLabel: "P(all sparse edges found)", series: [recovery], groupBy: group,
+                only: slice),
             FigureSpec(
                 file: "steps_vs_reference.png", title: "Search: steps spent vs K·M/ε", table: "summary", x: "reference_steps",
                 xLabel: "K·M/ε", yLabel: "steps per search (mean)",
