@@ -204,6 +204,9 @@ public enum AlgorithmRegistry {
         ComparisonConfiguration.self,
         PPOExperiment.self,
         ReinforceExperiment.self,
+        SearchExperiment.self,
+        PRMExperiment.self,
+        PretrainingExperiment.self,
     ]
 
     public static func configuration(named name: String) -> (any AlgorithmConfiguration.Type)? {

@@ -105,8 +105,8 @@ public enum Pretraining {
     /// Trains a softmax model of `chain` from its transitions.
     ///
     /// Stage 1 starts from W = 0 (each row uniform over its candidates). Batches come from
-    /// `WalkRandom(seed:, domain: .learning, index: step + 1)`, the distractors from index 0,
-    /// so the result depends on the arguments only.
+    /// `stepRandom(seed:step:)`, the distractors from index 0, so the result depends on the
+    /// arguments only.
     ///
     /// - Parameters:
     ///   - start, target: when both are given, the report has the exact E[τ] of the true and
@@ -118,62 +118,76 @@ public enum Pretraining {
     ) throws -> (policy: SoftmaxPolicy, report: PretrainingReport) {
         try config.validate()
         let truth = chain.expanded()
-        let n = truth.stateCount
         let sampler = try ChainSampler(chain)
-        let threshold = config.pruneThreshold ?? (truth.probabilities.min() ?? 0) / 4
-
-        var policy = candidates(truth, distractors: config.distractors, seed: config.seed)
-        let before = policy.candidateCount
+        let threshold = config.pruneThreshold ?? defaultThreshold(truth)
+        var trainer = PretrainingTrainer(truth: truth, candidates: candidates(truth, distractors: config.distractors, seed: config.seed))
         var checkpoints = [PretrainingReport.Checkpoint]()
-        var samples = 0, outside = 0, step = 0
+        var counts = [UInt64](repeating: 0, count: trainer.candidates.candidateCount)
 
         func train(stage: Int, steps: Int, learningRate: Double) throws {
-            var loss = Double.nan
             for local in 0..<steps {
-                var random = WalkRandom(seed: config.seed, domain: .learning, index: UInt64(step) + 1)
-                var batch = [Transition]()
-                batch.reserveCapacity(config.batchSize)
-                for _ in 0..<config.batchSize {
-                    let x = random.next(below: n)
-                    batch.append(Transition(from: x, to: sampler.step(from: x, using: &random)))
-                }
-                let ce = try policy.crossEntropy(batch)
-                try policy.descend(ce.gradient, learningRate: learningRate)
-                samples += batch.count
-                outside += stage == 2 ? ce.outsideSupport : 0
-                loss = ce.loss
-                step += 1
+                var random = stepRandom(seed: config.seed, step: trainer.steps)
+                for e in counts.indices { counts[e] = 0 }
+                try countTransitions(config.batchSize, sampler: sampler, candidates: trainer.candidates, random: &random, into: &counts[...])
+                let loss = try trainer.step(counts: counts[...], learningRate: learningRate)
                 if (local + 1) % config.checkpointInterval == 0 || local + 1 == steps {
-                    let d = try policy.rowDistance(to: truth)
-                    checkpoints.append(.init(stage: stage, step: step, maxRowTV: d.max, meanRowTV: d.mean, loss: loss))
+                    let d = try trainer.distance()
+                    checkpoints.append(.init(stage: stage, step: trainer.steps, maxRowTV: d.max, meanRowTV: d.mean, loss: loss))
                 }
             }
         }
 
         try train(stage: 1, steps: config.stage1Steps, learningRate: config.learningRate)
-        let model = policy.probabilities()
-        policy = try policy.pruned { model[$0] >= threshold }
-        var spurious = [Transition](), missed = [Transition]()
-        for x in 0..<n {
-            let kept = Set(policy.candidates(of: x).map { Int(policy.columns[$0]) })
-            let real = Set(truth.entries(of: x).map { Int(truth.columns[$0]) })
-            spurious += kept.subtracting(real).sorted().map { Transition(from: x, to: $0) }
-            missed += real.subtracting(kept).sorted().map { Transition(from: x, to: $0) }
-        }
-        let after = policy.candidateCount
+        let before = trainer.policy.candidateCount
+        let (spurious, missed) = try trainer.prune(threshold: threshold)
+        let after = trainer.policy.candidateCount
         try train(stage: 2, steps: config.stage2Steps, learningRate: config.stage2LearningRate)
 
         var trueTime: Double? = nil, learnedTime: Double? = nil
         if let start, let target {
             trueTime = try ExactSolver.hittingTimes(chain, target: target).expected(from: start)
-            learnedTime = try finiteHittingTime(policy.chain(clusters: chain.clusters), target: target, start: start)
+            learnedTime = try finiteHittingTime(trainer.policy.chain(clusters: chain.clusters), target: target, start: start)
         }
         let report = PretrainingReport(
             checkpoints: checkpoints, pruneThreshold: threshold, candidatesBeforePruning: before,
-            candidatesAfterPruning: after, spuriousEdges: spurious, missedEdges: missed, outsideSupport: outside,
-            samples: samples, finalDistance: try policy.rowDistance(to: truth), trueHittingTime: trueTime,
+            candidatesAfterPruning: after, spuriousEdges: spurious, missedEdges: missed, outsideSupport: trainer.outsideSupport,
+            samples: trainer.steps * config.batchSize, finalDistance: try trainer.distance(), trueHittingTime: trueTime,
             learnedHittingTime: learnedTime)
-        return (policy, report)
+        return (trainer.policy, report)
+    }
+
+    /// The default pruning threshold: a quarter of the smallest positive probability of the
+    /// true chain (see `PretrainingConfig.pruneThreshold`).
+    static func defaultThreshold(_ truth: Chain) -> Double { (truth.probabilities.min() ?? 0) / 4 }
+
+    /// The stream of gradient step `step` (0-based, both stages counted); index 0 belongs to
+    /// the distractors. Shared by `run` and the pretraining experiment, so that both draw the
+    /// same batches.
+    static func stepRandom(seed: UInt64, step: Int) -> WalkRandom {
+        AlgorithmRandom.stream(seed: seed, round: 0, item: step + 1)
+    }
+
+    /// Draws `count` transitions (x uniform on the states, y ~ p(x, ·)) and adds each to the
+    /// count of its candidate in `counts` (aligned with `candidates.columns`).
+    ///
+    /// - Throws: `.inconsistent` when a drawn transition is not a candidate: the candidate
+    ///   set must contain the chain's support, as `candidates(_:distractors:seed:)` builds it.
+    static func countTransitions(
+        _ count: Int, sampler: ChainSampler, candidates: SoftmaxPolicy, random: inout WalkRandom,
+        into counts: inout ArraySlice<UInt64>
+    ) throws(LearningError) {
+        guard counts.count == candidates.candidateCount else {
+            throw LearningError(.inconsistent, field: "counts", "\(counts.count) counts for \(candidates.candidateCount) candidates")
+        }
+        let n = sampler.stateCount, base = counts.startIndex
+        for _ in 0..<count {
+            let x = random.next(below: n)
+            let y = sampler.step(from: x, using: &random)
+            guard let e = candidates.candidate(from: x, to: y) else {
+                throw LearningError(.inconsistent, field: "candidates", "transition \(x) → \(y) of the chain is not a candidate")
+            }
+            counts[base + e] += 1
+        }
     }
 
     /// E[τ], or nil when the target is missed with positive probability.
@@ -218,4 +232,76 @@ public enum Pretraining {
             validatedStateCount: n, rowOffsets: offsets, columns: columns,
             logits: [Double](repeating: 0, count: columns.count), kinds: kinds)
     }
+}
+
+/// The coordinator side of two-stage pretraining: the model, trained on batches counted
+/// against the stage-1 candidates, and what pruning removed.
+///
+/// Batches are counted against the fixed stage-1 candidate set, so whoever counts them
+/// (this process or a worker) needs no copy of the model; the trainer maps the counts onto
+/// the current, possibly pruned, candidates.
+struct PretrainingTrainer {
+    let truth: Chain
+    /// The stage-1 candidates, W = 0: what batches are counted against.
+    let candidates: SoftmaxPolicy
+    private(set) var policy: SoftmaxPolicy
+    /// Gradient steps done, both stages.
+    private(set) var steps = 0
+    /// Transitions counted on candidates that pruning removed (nonzero iff an edge was lost).
+    private(set) var outsideSupport = 0
+    /// For each stage-1 candidate, its index in `policy`, or nil once pruned.
+    private var current: [Int?]
+
+    init(truth: Chain, candidates: SoftmaxPolicy) {
+        self.truth = truth
+        self.candidates = candidates
+        policy = candidates
+        current = Array(0..<candidates.candidateCount)
+    }
+
+    /// One gradient step on a batch given as counts per stage-1 candidate.
+    ///
+    /// - Returns: the batch's mean cross-entropy.
+    /// - Throws: `.inconsistent` when `counts` does not match the stage-1 candidates.
+    mutating func step(counts: ArraySlice<UInt64>, learningRate: Double) throws(LearningError) -> Double {
+        guard counts.count == current.count else {
+            throw LearningError(.inconsistent, field: "counts", "\(counts.count) counts for \(current.count) candidates")
+        }
+        var mapped = [UInt64](repeating: 0, count: policy.candidateCount)
+        for (e, c) in zip(current, counts) {
+            if let e { mapped[e] += c } else { outsideSupport += Int(c) }
+        }
+        let ce = try policy.crossEntropy(counts: mapped)
+        try policy.descend(ce.gradient, learningRate: learningRate)
+        steps += 1
+        return ce.loss
+    }
+
+    /// Prunes the candidates whose learned probability is below `threshold`.
+    ///
+    /// - Returns: kept candidates that are not transitions of the true chain, and
+    ///   transitions of the true chain that were removed.
+    mutating func prune(threshold: Double) throws(LearningError) -> (spurious: [Transition], missed: [Transition]) {
+        let model = policy.probabilities()
+        let kept = { (e: Int) in model[e] >= threshold }
+        var next = 0
+        for (i, e) in current.enumerated() {
+            guard let e else { continue }
+            if kept(e) { current[i] = next; next += 1 } else { current[i] = nil }
+        }
+        policy = try policy.pruned(keeping: kept)
+        var spurious = [Transition](), missed = [Transition]()
+        for x in 0..<truth.stateCount {
+            let mine = Set(policy.candidates(of: x).map { Int(policy.columns[$0]) })
+            let real = Set(truth.entries(of: x).map { Int(truth.columns[$0]) })
+            spurious += mine.subtracting(real).sorted().map { Transition(from: x, to: $0) }
+            missed += real.subtracting(mine).sorted().map { Transition(from: x, to: $0) }
+        }
+        return (spurious, missed)
+    }
+
+    /// Which stage-1 candidates the current model keeps.
+    var keptCandidates: [Bool] { current.map { $0 != nil } }
+
+    func distance() throws(LearningError) -> SoftmaxPolicy.RowDistance { try policy.rowDistance(to: truth) }
 }

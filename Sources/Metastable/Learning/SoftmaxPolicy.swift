@@ -267,6 +267,38 @@ public struct SoftmaxPolicy: Sendable, Equatable, Codable {
         return CrossEntropy(loss: loss, gradient: gradient, outsideSupport: outside)
     }
 
+    /// The mean cross-entropy and its gradient for a batch given as counts: `counts[e]`
+    /// transitions along candidate e (aligned with `columns`). The same quantity as
+    /// `crossEntropy(_:)` of the batch, summed row by row in candidate order, so that a
+    /// batch counted on workers (pretraining) gives the same bits however it was split.
+    ///
+    /// - Throws: `.inconsistent` naming `counts` when its length is not `candidateCount`.
+    public func crossEntropy(counts: [UInt64]) throws(LearningError) -> CrossEntropy {
+        guard counts.count == columns.count else {
+            throw LearningError(.inconsistent, field: "counts", "\(counts.count) counts for \(columns.count) candidates")
+        }
+        var gradient = [Double](repeating: 0, count: columns.count)
+        let used = counts.reduce(0, +)
+        guard used > 0 else { return CrossEntropy(loss: 0, gradient: gradient, outsideSupport: 0) }
+        let scale = 1 / Double(used)
+        var loss = 0.0
+        var model = [Double]()
+        for x in 0..<stateCount {
+            let row = candidates(of: x)
+            var n: UInt64 = 0
+            for e in row { n += counts[e] }
+            guard n > 0 else { continue }
+            model.removeAll(keepingCapacity: true)
+            appendProbabilities(of: x, to: &model)
+            for e in row {
+                let p = model[e - row.lowerBound]
+                gradient[e] = (Double(n) * p - Double(counts[e])) * scale
+                if counts[e] > 0 { loss -= Double(counts[e]) * log(p) * scale }
+            }
+        }
+        return CrossEntropy(loss: loss, gradient: gradient, outsideSupport: 0)
+    }
+
     /// One gradient-descent step W ← W − η·gradient.
     ///
     /// - Throws: `.inconsistent` when the gradient does not match the logits, `.badValue`

@@ -15,20 +15,27 @@ public struct SparseEdgeSearchConfig: Sendable, Hashable, Codable {
     public var roundFactor: Double
     /// N, rollouts per round. Nil: ⌈ln K⌉ + 1.
     public var rollouts: Int?
-    /// T_0, the steps whose visited states make the cluster estimate Ĉ. Nil: ⌈3 M ln M⌉ + M,
-    /// so that a fast-mixing cluster is covered (coupon collector: M ln M steps on the
-    /// uniform kernel) while staying far below the escape time M/ε.
+    /// T_0, the steps whose visited states make the cluster estimate Ĉ. Nil:
+    /// ⌈clusterStepsFactor · M ln M⌉ + M, so that a fast-mixing cluster is covered (coupon
+    /// collector: M ln M steps on the uniform kernel) while staying far below the escape
+    /// time M/ε.
     public var clusterSteps: Int?
-    /// T_max, the steps of a rollout per round, T_0 included. Nil: T_0 + ⌈3 M/ε⌉, so a
-    /// cluster with one source is left within a round with probability about 1 − e⁻³.
+    /// c₀ in the default T_0 = ⌈c₀ · M ln M⌉ + M.
+    public var clusterStepsFactor: Double
+    /// T_max, the steps of a rollout per round, T_0 included. Nil: T_0 + ⌈escapeFactor · M/ε⌉;
+    /// with the default 3 a cluster with one source is left within a round with probability
+    /// about 1 − e⁻³.
     public var maxSteps: Int?
+    /// c₁ in the default T_max = T_0 + ⌈c₁ · M/ε⌉.
+    public var escapeFactor: Double
     /// Steps a candidate escape is followed before it counts. Nil: T_0. See `SparseEdgeSearch`.
     public var confirmSteps: Int?
     public var seed: UInt64
 
     public init(
         clusterCount: Int, clusterSize: Int, epsilon: Double, rounds: Int? = nil, roundFactor: Double = 2,
-        rollouts: Int? = nil, clusterSteps: Int? = nil, maxSteps: Int? = nil, confirmSteps: Int? = nil, seed: UInt64 = 1
+        rollouts: Int? = nil, clusterSteps: Int? = nil, clusterStepsFactor: Double = 3, maxSteps: Int? = nil,
+        escapeFactor: Double = 3, confirmSteps: Int? = nil, seed: UInt64 = 1
     ) {
         self.clusterCount = clusterCount
         self.clusterSize = clusterSize
@@ -37,7 +44,9 @@ public struct SparseEdgeSearchConfig: Sendable, Hashable, Codable {
         self.roundFactor = roundFactor
         self.rollouts = rollouts
         self.clusterSteps = clusterSteps
+        self.clusterStepsFactor = clusterStepsFactor
         self.maxSteps = maxSteps
+        self.escapeFactor = escapeFactor
         self.confirmSteps = confirmSteps
         self.seed = seed
     }
@@ -58,11 +67,15 @@ public struct SparseEdgeSearchConfig: Sendable, Hashable, Codable {
         guard clusterSize >= 1 else { throw bad("clusterSize", "must be at least 1, got \(clusterSize)") }
         guard epsilon > 0, epsilon < 1 else { throw bad("epsilon", "must be in (0, 1), got \(epsilon)") }
         guard roundFactor.isFinite, roundFactor > 0 else { throw bad("roundFactor", "must be positive, got \(roundFactor)") }
+        guard clusterStepsFactor.isFinite, clusterStepsFactor >= 0 else {
+            throw bad("clusterStepsFactor", "must be non-negative, got \(clusterStepsFactor)")
+        }
+        guard escapeFactor.isFinite, escapeFactor > 0 else { throw bad("escapeFactor", "must be positive, got \(escapeFactor)") }
         let k = Double(clusterCount), m = Double(clusterSize)
         let r = rounds ?? max(1, Int((roundFactor * k * log(k)).rounded(.up)))
         let n = rollouts ?? Int(log(k).rounded(.up)) + 1
-        let t0 = clusterSteps ?? Int((3 * m * log(m)).rounded(.up)) + clusterSize
-        let tMax = maxSteps ?? t0 + Int((3 * m / epsilon).rounded(.up))
+        let t0 = clusterSteps ?? Int((clusterStepsFactor * m * log(m)).rounded(.up)) + clusterSize
+        let tMax = maxSteps ?? t0 + Int((escapeFactor * m / epsilon).rounded(.up))
         let confirm = confirmSteps ?? t0
         guard r >= 1 else { throw bad("rounds", "must be at least 1, got \(r)") }
         guard n >= 1 else { throw bad("rollouts", "must be at least 1, got \(n)") }
@@ -147,64 +160,96 @@ public struct SparseEdgeSearchReport: Sendable, Equatable, Codable {
 public enum SparseEdgeSearch {
     /// Runs the search on `chain` (the true one or a learned one).
     ///
-    /// Rollout i draws from `WalkRandom(seed:, domain: .search, index: i)` only.
+    /// Rollout i draws from `WalkRandom(seed:, domain: .search, index: i)` only. Rollouts
+    /// share nothing but Ê, so each runs all its rounds in turn (`rollout`): the same steps
+    /// as running the rounds one after the other.
     public static func run(
         chain: Chain, start: StartDistribution, config: SparseEdgeSearchConfig
     ) throws -> SparseEdgeSearchResult {
         let p = try config.resolved()
-        guard let last = start.states.last, last < chain.stateCount else {
-            throw LearningError(.badState, field: "start", "has states outside 0..<\(chain.stateCount)")
-        }
+        try check(start, in: chain)
         let sampler = try ChainSampler(chain)
-        var random = (0..<p.rollouts).map { WalkRandom(seed: config.seed, domain: .search, index: UInt64($0)) }
-        var position = random.indices.map { sample(start, &random[$0]) }
         var found = [Transition: Int]()
         var steps = 0, rejected = 0
-        var cluster = Set<Int>()
-
-        for _ in 0..<p.rounds {
-            for i in 0..<p.rollouts {
-                var x = position[i]
-                cluster.removeAll(keepingCapacity: true)
-                cluster.insert(x)
-                for _ in 0..<p.clusterSteps {
-                    x = sampler.step(from: x, using: &random[i])
-                    cluster.insert(x)
-                }
-                var t = p.clusterSteps
-                var escaped = false
-                search: while t < p.maxSteps {
-                    let y = sampler.step(from: x, using: &random[i])
-                    t += 1
-                    guard cluster.contains(y) else {
-                        // Follow the candidate escape before believing it.
-                        var z = y
-                        var seen = [y]
-                        for _ in 0..<p.confirmSteps {
-                            z = sampler.step(from: z, using: &random[i])
-                            t += 1
-                            if cluster.contains(z) {
-                                rejected += 1
-                                cluster.formUnion(seen)
-                                x = z
-                                continue search
-                            }
-                            seen.append(z)
-                        }
-                        found[Transition(from: x, to: y), default: 0] += 1
-                        x = z
-                        escaped = true
-                        break
-                    }
-                    x = y
-                }
-                steps += t
-                position[i] = escaped ? x : sample(start, &random[i])
+        for i in 0..<p.rollouts {
+            var random = WalkRandom(seed: config.seed, domain: .search, index: UInt64(i))
+            for round in rollout(sampler: sampler, start: start, parameters: p, random: &random) {
+                steps += round.steps
+                rejected += round.rejectedEscapes
+                if let edge = round.edge { found[edge, default: 0] += 1 }
             }
         }
         let edges = found.keys.sorted { ($0.from, $0.to) < ($1.from, $1.to) }
         return SparseEdgeSearchResult(
             edges: edges, detections: edges.map { found[$0]! }, steps: steps, rejectedEscapes: rejected, parameters: p)
+    }
+
+    /// What one round of one rollout did.
+    public struct RolloutRound: Sendable, Equatable {
+        /// Steps taken, the confirmation window included.
+        public var steps: Int
+        /// Candidate escapes that came back into Ĉ.
+        public var rejectedEscapes: Int
+        /// The escape recorded in Ê, if the rollout left its cluster this round.
+        public var edge: Transition?
+    }
+
+    /// The `rounds` rounds of one rollout, drawing from `random` only: a rollout keeps its
+    /// position from round to round and restarts from `start` after a round without escape.
+    static func rollout(
+        sampler: ChainSampler, start: StartDistribution, parameters p: SparseEdgeSearchConfig.Resolved,
+        random: inout WalkRandom
+    ) -> [RolloutRound] {
+        var rounds = [RolloutRound]()
+        rounds.reserveCapacity(p.rounds)
+        var cluster = ClusterEstimate(stateCount: sampler.stateCount)
+        var position = sample(start, &random)
+        for _ in 0..<p.rounds {
+            var x = position
+            cluster.reset()
+            cluster.insert(x)
+            for _ in 0..<p.clusterSteps {
+                x = sampler.step(from: x, using: &random)
+                cluster.insert(x)
+            }
+            var t = p.clusterSteps
+            var rejected = 0
+            var edge: Transition? = nil
+            search: while t < p.maxSteps {
+                let y = sampler.step(from: x, using: &random)
+                t += 1
+                guard cluster.contains(y) else {
+                    // Follow the candidate escape before believing it.
+                    var z = y
+                    var seen = [y]
+                    for _ in 0..<p.confirmSteps {
+                        z = sampler.step(from: z, using: &random)
+                        t += 1
+                        if cluster.contains(z) {
+                            rejected += 1
+                            for s in seen { cluster.insert(s) }
+                            x = z
+                            continue search
+                        }
+                        seen.append(z)
+                    }
+                    edge = Transition(from: x, to: y)
+                    x = z
+                    break
+                }
+                x = y
+            }
+            rounds.append(RolloutRound(steps: t, rejectedEscapes: rejected, edge: edge))
+            position = edge != nil ? x : sample(start, &random)
+        }
+        return rounds
+    }
+
+    /// Throws `.badState` naming `start` when it has states outside `chain`.
+    static func check(_ start: StartDistribution, in chain: Chain) throws(LearningError) {
+        guard let last = start.states.last, last < chain.stateCount else {
+            throw LearningError(.badState, field: "start", "has states outside 0..<\(chain.stateCount)")
+        }
     }
 
     static func sample(_ start: StartDistribution, _ random: inout WalkRandom) -> Int {
@@ -216,4 +261,25 @@ public enum SparseEdgeSearch {
         }
         return start.states[start.states.count - 1]
     }
+}
+
+/// Ĉ, the states a rollout saw in the current round: a stamp per state, so that starting a
+/// new round costs nothing.
+struct ClusterEstimate {
+    private var stamps: [UInt32]
+    private var stamp: UInt32 = 1
+
+    init(stateCount: Int) { stamps = [UInt32](repeating: 0, count: stateCount) }
+
+    mutating func reset() {
+        stamp &+= 1
+        if stamp == 0 { // wrapped: clear the old stamps once
+            for i in stamps.indices { stamps[i] = 0 }
+            stamp = 1
+        }
+    }
+
+    mutating func insert(_ x: Int) { stamps[x] = stamp }
+
+    func contains(_ x: Int) -> Bool { stamps[x] == stamp }
 }
