@@ -6,6 +6,37 @@ import Testing
 /// Scaled-down specs of every algorithm experiment, small enough to run in a second or two.
 enum AlgorithmSpecs {
     static let all: [(algorithm: String, yaml: String)] = [
+        ("pretraining", """
+            name: pretraining-small
+            chain: {clusters: 3, cluster_size: 6, kernel: uniform, topology: chain, sources: 1, epsilon: 0.05, decoys: 1, seed: 2}
+            start: 0
+            target: {cluster: last}
+            walks: 500
+            batch_size: 100
+            seed: 3
+            algorithm: {name: pretraining, stage1_steps: 300, stage2_steps: 200, checkpoint_interval: 100, steps_per_batch: 7}
+
+            """),
+        ("search", """
+            name: search-small
+            chain: {clusters: 4, cluster_size: 8, kernel: uniform, topology: chain, sources: 1, epsilon: 0.05, decoys: 2, seed: 3}
+            start: 0
+            target: {cluster: last}
+            seed: 11
+            algorithm: {name: search, repetitions: 12, rollouts_per_batch: 5}
+
+            """),
+        ("prm", """
+            name: prm-small
+            chain: {clusters: 4, cluster_size: 10, kernel: uniform, topology: chain, sources: 1, epsilon: 0.001, decoys: 2, seed: 5}
+            start: 0
+            target: {cluster: last}
+            walks: 300
+            batch_size: 50
+            seed: 7
+            algorithm: {name: prm, epsilon_max: 0.05}
+
+            """),
         ("ppo", rl("name: ppo, epsilon_max: 0.3, rollouts: 128, rollouts_per_batch: 16, horizon: 256, iterations: 40")),
         ("reinforce", rl("name: reinforce, rollouts: 48, rollouts_per_batch: 8, horizon: 256, iterations: 6, evaluate_every: 3, learning_rate: 4")),
         ("distill", """

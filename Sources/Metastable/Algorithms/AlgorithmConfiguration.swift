@@ -199,14 +199,14 @@ public final class AlgorithmParameters {
 /// The algorithms a spec can name.
 public enum AlgorithmRegistry {
     public static let all: [any AlgorithmConfiguration.Type] = [
+        PretrainingExperiment.self,
+        SearchExperiment.self,
+        PRMExperiment.self,
+        PPOExperiment.self,
+        ReinforceExperiment.self,
         DistillConfiguration.self,
         LocalLimitConfiguration.self,
         ComparisonConfiguration.self,
-        PPOExperiment.self,
-        ReinforceExperiment.self,
-        SearchExperiment.self,
-        PRMExperiment.self,
-        PretrainingExperiment.self,
     ]
 
     public static func configuration(named name: String) -> (any AlgorithmConfiguration.Type)? {
