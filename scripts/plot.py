@@ -260,6 +260,9 @@ def usable(value, log):
 def algorithm_figure(results, figure, out):
     rows = summary_rows(results) if figure["table"] == "summary" else table_rows(results, figure["table"])
     rows = [r for r in rows if all(r.get(k) == v for k, v in figure.get("only", {}).items())]
+    for column in figure.get("at_largest", []):
+        values = [r[column] for r in rows if isinstance(r.get(column), (int, float))]
+        rows = [r for r in rows if values and r.get(column) == max(values)]
     group_by = figure.get("group_by")
     if group_by is None and figure["table"] != "summary" and len(results["points"]) > 1:
         group_by = "point"
@@ -268,13 +271,17 @@ def algorithm_figure(results, figure, out):
         groups.setdefault(row.get(group_by) if group_by else None, []).append(row)
     keys = sorted(groups, key=lambda k: (isinstance(k, str), k if k is not None else 0))
     colors = plt.cm.viridis([i / max(len(keys) - 1, 1) * 0.9 for i in range(len(keys))])
+    # One group: each series its own colour instead.
+    series_colors = plt.cm.tab10(range(len(figure["series"]))) if len(keys) == 1 else None
     markers = "osD^v<>"
     log_x, log_y = figure["log_x"], figure["log_y"]
+    slice_values = {c: rows[0].get(c) for c in figure.get("at_largest", []) if rows}
 
     fig, ax = plt.subplots(figsize=(7, 5.2), dpi=DPI)
     xs_all = []
-    for color, key in zip(colors, keys):
+    for group_color, key in zip(colors, keys):
         for j, series in enumerate(figure["series"]):
+            color = series_colors[j] if series_colors is not None else group_color
             points = []
             for row in groups[key]:
                 x, y = row.get(figure["x"]), row.get(series["column"])
@@ -304,15 +311,18 @@ def algorithm_figure(results, figure, out):
     ax.set_xlabel(figure["x_label"])
     ax.set_ylabel(figure["y_label"])
     title = f"{results['experiment']}: {figure['title']}"
-    if figure.get("only"):
-        title += " (" + ", ".join(f"{SYMBOLS.get(k, k)} = {v:g}" for k, v in figure["only"].items()) + ")"
+    held = dict(figure.get("only", {}))
+    held.update({k: v for k, v in slice_values.items() if isinstance(v, (int, float))})
+    if held:
+        title += " (" + ", ".join(f"{SYMBOLS.get(k, k)} = {v:g}" for k, v in held.items()) + ")"
     ax.set_title(title, fontsize=10)
     handles = []
     for j, series in enumerate(figure["series"]):
+        color = series_colors[j] if series_colors is not None else "gray"
         if series["theory"]:
-            handles.append(Line2D([], [], color="gray", ls="--", label=series["label"]))
+            handles.append(Line2D([], [], color=color, ls="--", label=series["label"]))
         else:
-            handles.append(Line2D([], [], marker=markers[j % len(markers)], color="gray", label=series["label"]))
+            handles.append(Line2D([], [], marker=markers[j % len(markers)], color=color, label=series["label"]))
     if figure["diagonal"]:
         handles.append(Line2D([], [], color="k", ls=":", label="y = x"))
     if group_by and len(keys) > 1:

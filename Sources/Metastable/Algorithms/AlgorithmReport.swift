@@ -86,12 +86,17 @@ public struct FigureSpec: Sendable, Codable, Equatable {
     public var diagonal: Bool
     /// Only the rows whose columns have these values (e.g. one slice of a 2-D grid).
     public var only: [String: Double]
+    /// Only the rows where each of these columns takes its largest value: a slice of a grid
+    /// whose values the figure does not know in advance.
+    public var atLargest: [String]
 
     public init(
         file: String, title: String, table: String, x: String, xLabel: String, yLabel: String, series: [Series],
-        logX: Bool = false, logY: Bool = false, groupBy: String? = nil, diagonal: Bool = false, only: [String: Double] = [:]
+        logX: Bool = false, logY: Bool = false, groupBy: String? = nil, diagonal: Bool = false, only: [String: Double] = [:],
+        atLargest: [String] = []
     ) {
         self.only = only
+        self.atLargest = atLargest
         self.file = file
         self.title = title
         self.table = table

@@ -45,4 +45,9 @@ public struct ComparisonConfiguration: AlgorithmConfiguration {
     public static func figures(gridParameters: [String]) -> [FigureSpec] {
         ComparisonFigures.figures(gridParameters: gridParameters)
     }
+
+    /// The §7 table: each method's exact E[τ] and the compute it spent.
+    /// Pretraining's spurious edges say whether its budget sufficed.
+    public static let tableValues: [String]? =
+        ComparisonColumns.all.flatMap { [$0.key($0.exact), $0.key($0.compute)] } + ["pretraining.spurious_edges"]
 }
