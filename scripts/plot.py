@@ -253,6 +253,14 @@ def as_number(value):
         return value
 
 
+def point_label(results, index):
+    """A grid point by its parameters: "ε=0.1, decoys=0"."""
+    point = next((p for p in results["points"] if p["index"] == index), None)
+    if point is None or not results["grid_parameters"]:
+        return f"point {index}"
+    return ", ".join(f"{SYMBOLS.get(n, n)}={point['parameters'][n]}" for n in results["grid_parameters"])
+
+
 def usable(value, log):
     return isinstance(value, (int, float)) and math.isfinite(value) and (value > 0 or not log)
 
@@ -327,8 +335,11 @@ def algorithm_figure(results, figure, out):
         handles.append(Line2D([], [], color="k", ls=":", label="y = x"))
     if group_by and len(keys) > 1:
         for color, key in zip(colors, keys):
-            value = f"{key:g}" if isinstance(key, float) else str(key)
-            handles.append(Line2D([], [], color=color, lw=3, label=f"{SYMBOLS.get(group_by, group_by)} = {value}"))
+            if group_by == "point":
+                label = point_label(results, key)
+            else:
+                label = f"{SYMBOLS.get(group_by, group_by)} = {key:g}" if isinstance(key, float) else f"{group_by} = {key}"
+            handles.append(Line2D([], [], color=color, lw=3, label=label))
     ax.legend(handles=handles, fontsize=8, loc="best")
     ax.grid(True, which="major", alpha=0.3)
     fig.tight_layout()
