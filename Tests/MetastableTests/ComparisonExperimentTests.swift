@@ -62,7 +62,7 @@ struct ComparisonExperimentTests {
     @Test("unknown methods, parameters of methods not run, and bad method parameters name their field")
     func specErrors() {
         #expect(AlgorithmTestSupport.failingField(Self.spec("  methods: [ppo, blob]")) == "algorithm.methods[1]")
-        #expect(AlgorithmTestSupport.failingField(Self.spec("  methods: [prm]")) == "algorithm.pretraining")
+        #expect(AlgorithmTestSupport.failingField(Self.spec("  methods: [prm, ppo, distill]")) == "algorithm.pretraining")
         #expect(AlgorithmTestSupport.failingField(Self.spec().replacingOccurrences(of: "epsilon_max: 0.25, baseline", with: "epsilon_max: 2, baseline"))
             == "algorithm.ppo.epsilon_max")
     }
