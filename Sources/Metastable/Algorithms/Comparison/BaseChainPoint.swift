@@ -5,31 +5,25 @@ final class BaseChainPoint: AlgorithmPoint {
     let chain: Chain
     let start: StartDistribution
     let target: TargetSet
-    let task: WalkTask
+    let seed: UInt64
 
     init(_ context: AlgorithmContext) throws {
-        let (chain, start, target) = try context.problem()
+        (chain, start, target) = try context.problem()
         spec = context.spec
-        self.chain = chain
-        self.start = start
-        self.target = target
-        task = try WalkTask(graph: WalkGraph(chain), start: start, target: target, maxSteps: spec.maxSteps, seed: context.seed)
+        seed = context.seed
     }
 
     func runBatch(_ task: RoundTask, batch: Int, items: Range<Int>) throws -> RoundBatchOutput {
         guard task.stage == 0, items.lowerBound >= 0, items.upperBound <= spec.walks else {
             throw LearningError(.badValue, field: "items", "walks \(items) of stage \(task.stage): the base chain has stage 0 and \(spec.walks) walks")
         }
-        return RoundBatchOutput(outcome: MonteCarloOutcome(try self.task.run(walks: items, observer: HittingTimeObserver.self)))
+        return RoundBatchOutput(outcome: try AlgorithmWalks.run(
+            chain, start: start, target: target, maxSteps: spec.maxSteps, seed: seed, items: items))
     }
 
     func problem(with output: RoundBatchOutput, of task: RoundTask, batch: Int) -> String? {
-        guard output.payload.isEmpty else { return "the base chain's walks return no payload" }
-        let walks = AlgorithmRound(stage: 0, items: spec.walks, batchSize: spec.batchSize, label: "").batches
-        guard walks.indices.contains(batch), output.outcome.hittingTimes.count == UInt64(walks[batch].count) else {
-            return "batch \(batch) of the base chain reports \(output.outcome.hittingTimes.count) walks"
-        }
-        return nil
+        let batches = AlgorithmWalks.batches(spec)
+        return AlgorithmWalks.problem(with: output, items: batches.indices.contains(batch) ? batches[batch] : nil)
     }
 
     func makeDriver() throws -> any AlgorithmDriver {
@@ -46,7 +40,7 @@ struct BaseChainDriver: AlgorithmDriver {
 
     mutating func nextRound() throws -> AlgorithmRound? {
         guard outcome == nil else { return nil }
-        return AlgorithmRound(stage: 0, items: point.spec.walks, batchSize: point.spec.batchSize, label: "base chain walks")
+        return AlgorithmRound(stage: 0, batches: AlgorithmWalks.batches(point.spec), label: "base chain walks")
     }
 
     mutating func finish(_ outputs: [RoundBatchOutput]) throws {
@@ -55,12 +49,9 @@ struct BaseChainDriver: AlgorithmDriver {
         outcome = merged
     }
 
+    /// `hitting_time` (exact), `hitting_time_mc` with its interval and censored count.
     func report() throws -> AlgorithmReport {
-        let summary = outcome?.hittingTimes.summary
-        var values: [String: Double?] = [
-            "hitting_time_mc": summary?.mean, "hitting_time_mc_se": summary?.standardError,
-            "hitting_time_mc_lower": summary?.ci95?.lowerBound, "hitting_time_mc_upper": summary?.ci95?.upperBound,
-        ]
+        var values = AlgorithmWalks.values("hitting_time_mc", (outcome ?? MonteCarloOutcome()).hittingTimes.summary)
         if point.spec.exact {
             let solution = try ExactSolver.hittingTimes(point.chain, target: point.target)
             values["hitting_time"] = try solution.expected(from: point.start)
