@@ -89,7 +89,7 @@ public enum WalkBenchmark {
     /// K = 2 clusters with the target in the second, joined by one edge of ε = 1e-12 (never
     /// taken in practice) for in-cache graphs; one cluster and a single target state (mean
     /// hitting time about the state count) for out-of-cache graphs, so walks roam all of it.
-    private static func makeWalk(
+    static func makeWalk(
         kernel: DenseKernel, states: Int, inCache: Bool, hugePages: Bool
     ) throws -> (WalkGraph, StartDistribution, TargetSet) {
         let clusters = inCache ? 2 : 1
@@ -103,7 +103,7 @@ public enum WalkBenchmark {
         return (graph, try StartDistribution(state: 0, stateCount: chain.stateCount), target)
     }
 
-    private static func seconds(_ d: Duration) -> Double {
+    static func seconds(_ d: Duration) -> Double {
         Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
     }
 
