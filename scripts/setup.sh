@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # One-time set-up on a fresh Debian machine (run as root, or with sudo available):
-# the C libraries the cluster layer links, ip and ping for scripts/netns-cluster.sh, and the
-# Python packages the plotting script and the interoperability tests use. Safe to run again:
+# the C libraries the cluster layer links, ip and ping for scripts/netns-cluster.sh, a C
+# compiler for the benchmark's reference loop, and the Python packages the plotting script,
+# the benchmark references and the interoperability tests use. Safe to run again:
 # it skips what is already there.
 set -euo pipefail
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 
-packages=(libzmq3-dev libprotobuf-c-dev protobuf-c-compiler iproute2 iputils-ping)
+packages=(libzmq3-dev libprotobuf-c-dev protobuf-c-compiler iproute2 iputils-ping gcc)
 missing=()
 for p in "${packages[@]}"; do
   # "install ok installed": dpkg -s alone also succeeds for a removed package's leftover config.
