@@ -15,7 +15,7 @@ struct MetastableCommand: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            RunCommand.self, ExactCommand.self, SimulateCommand.self, GenerateCommand.self, BenchCommand.self,
+            RunCommand.self, ExactCommand.self, SimulateCommand.self, GenerateCommand.self, ConvertCommand.self, BenchCommand.self,
             CoordinatorCommand.self, WorkerCommand.self, KeygenCommand.self, SimulateClusterCommand.self,
             PlotCommand.self, LocalLimitCommand.self,
         ]

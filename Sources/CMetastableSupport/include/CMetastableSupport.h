@@ -22,4 +22,8 @@ void *ms_aligned_alloc(size_t bytes, int huge_pages);
 /// Frees memory from `ms_aligned_alloc`.
 void ms_aligned_free(void *p);
 
+/// XXH64 of `length` bytes at `data`: the checksum of every binary graph section. Out of
+/// line: it runs once per section, over megabytes, so a call costs nothing.
+uint64_t ms_xxh64(const void *data, size_t length, uint64_t seed);
+
 #endif

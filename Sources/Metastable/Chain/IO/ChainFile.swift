@@ -1,7 +1,8 @@
 /// Reading and writing chains and cluster labels as files.
 ///
-/// Two chain formats are supported (see `Format`); both hold explicit transitions only,
-/// so writing expands a chain's implicit uniform parts. Every rejected input is a
+/// Three chain formats are supported (see `Format`). The text formats hold explicit
+/// transitions only, so writing them expands a chain's implicit uniform parts; the binary
+/// format stores a chain as it is, labels, kinds and uniform part included. Every rejected input is a
 /// `ChainError` that names the file, the line and the offending text.
 public enum ChainFile {
     public enum Format: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
@@ -11,6 +12,9 @@ public enum ChainFile {
         case matrixMarket
         /// CSV `from,to,probability[,kind]` lines with 0-based states. Extension `.csv`.
         case edgeList
+        /// The binary graph format (see `BinaryGraphLayout`), for chains too large for
+        /// text: memory-mapped and validated on load. Extension `.msgraph`.
+        case binary
 
         /// The format the extension of `path` names, if any.
         public init?(pathExtensionOf path: String) {
@@ -19,12 +23,18 @@ public enum ChainFile {
             switch name[name.index(after: dot)...].lowercased() {
             case "mtx": self = .matrixMarket
             case "csv": self = .edgeList
+            case "msgraph": self = .binary
             default: return nil
             }
         }
 
-        /// Matrix Market if the text starts with its banner, otherwise an edge list.
+        /// Binary if the bytes start with its magic, Matrix Market if they start with its
+        /// banner, otherwise an edge list.
         init(sniffing bytes: some Collection<UInt8>) {
+            guard !BinaryGraphReader.hasMagic(bytes) else {
+                self = .binary
+                return
+            }
             let banner = Array("%%matrixmarket".utf8)
             let start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? bytes.dropFirst(3) : bytes[...]
             let isMatrixMarket = start.count >= banner.count && zip(start, banner).allSatisfy { asciiLowercased($0) == $1 }
@@ -35,6 +45,7 @@ public enum ChainFile {
             switch self {
             case .matrixMarket: "Matrix Market"
             case .edgeList: "edge list"
+            case .binary: "binary graph"
             }
         }
     }
@@ -42,14 +53,23 @@ public enum ChainFile {
     /// Reads a chain, and optionally its cluster labels.
     ///
     /// - Parameters:
+    ///   - labelsPath: cluster labels; for a binary graph they replace the file's own.
     ///   - format: the file's format; by default the one its extension names (`.mtx`,
-    ///     `.csv`), else the one its first line looks like.
-    ///   - normalize: rescale rows to sum to 1 instead of rejecting rows that do not.
+    ///     `.csv`, `.msgraph`), else the one its first bytes look like. A binary graph is
+    ///     memory-mapped rather than read.
+    ///   - normalize: rescale rows to sum to 1 instead of rejecting rows that do not (text
+    ///     formats; a binary graph's rows must sum to 1).
     ///   - stateCount: the number of states; by default the size line's (Matrix Market,
     ///     which must then agree) or the largest state in the file + 1 (edge list).
     public static func load(
         path: String, labelsPath: String? = nil, format: Format? = nil, normalize: Bool = false, stateCount: Int? = nil
     ) throws(ChainError) -> Chain {
+        if (format ?? Format(pathExtensionOf: path)) == .binary {
+            let chain = try MappedFile.withBytes(atPath: path) { (bytes) throws(ChainError) in
+                try BinaryGraphReader.read(bytes, file: path)
+            }
+            return try relabeled(chain, file: path, stateCount: stateCount, labelsPath: labelsPath)
+        }
         let bytes = try FileBytes.contents(atPath: path)
         let labels = try labelsPath.map { (labelsPath) throws(ChainError) in try FileBytes.contents(atPath: labelsPath) }
         return try parse(
@@ -60,7 +80,8 @@ public enum ChainFile {
     /// Writes a chain, and optionally its cluster labels (which it must have).
     ///
     /// - Parameter format: by default the one the extension of `path` names, else
-    ///   Matrix Market.
+    ///   Matrix Market. A binary graph holds the labels itself; `labelsPath` writes
+    ///   them beside it too.
     public static func save(_ chain: Chain, to path: String, format: Format? = nil, labelsPath: String? = nil) throws(ChainError) {
         if let labelsPath, chain.clusters == nil {
             throw ChainError(.inconsistent, "the chain has no cluster labels to write", file: labelsPath)
@@ -90,8 +111,14 @@ public enum ChainFile {
         labels: [UInt8]? = nil, labelsName: String = "<labels>", normalize: Bool = false, stateCount: Int? = nil
     ) throws(ChainError) -> Chain {
         let format = format ?? Format(pathExtensionOf: name) ?? Format(sniffing: bytes.prefix(64))
+        if format == .binary {
+            let chain = try withAlignedCopy(of: bytes) { (raw) throws(ChainError) in try BinaryGraphReader.read(raw, file: name) }
+            return try relabeled(chain, file: name, stateCount: stateCount, labelsBytes: labels, labelsName: labelsName)
+        }
         let chain = try bytes.withUnsafeBufferPointer { (buffer) throws(ChainError) -> Chain in
             switch format {
+            case .binary:
+                preconditionFailure("binary graphs are read above")
             case .matrixMarket:
                 let reader = try MatrixMarketReader(buffer, file: name)
                 if let stateCount, stateCount != reader.stateCount {
@@ -128,11 +155,19 @@ public enum ChainFile {
         }
     }
 
-    /// The text of `chain` in `format`, implicit uniform parts expanded.
+    /// The text of `chain` in a text `format`, implicit uniform parts expanded.
     public static func encode(_ chain: Chain, format: Format) -> String {
+        precondition(format != .binary, "a binary graph is bytes, not text: use encodeBinary")
         var bytes: [UInt8] = []
         encode(chain, format: format) { bytes.append(contentsOf: $0) }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The bytes of a binary graph file for `chain`.
+    public static func encodeBinary(_ chain: Chain) -> [UInt8] {
+        var bytes: [UInt8] = []
+        BinaryGraphWriter.encode(chain) { bytes.append(contentsOf: $0) }
+        return bytes
     }
 
     /// The text of a cluster labels file for `clusters`.
@@ -146,6 +181,34 @@ public enum ChainFile {
         switch format {
         case .matrixMarket: try MatrixMarketWriter.encode(chain, to: sink)
         case .edgeList: try EdgeListWriter.encode(chain, to: sink)
+        case .binary: try BinaryGraphWriter.encode(chain, to: sink)
         }
+    }
+
+    /// `chain` read from a binary graph, checked against the expected state count and
+    /// given the labels of a labels file, if any.
+    private static func relabeled(
+        _ chain: Chain, file: String, stateCount: Int?, labelsPath: String? = nil, labelsBytes: [UInt8]? = nil,
+        labelsName: String = ""
+    ) throws(ChainError) -> Chain {
+        if let stateCount, stateCount != chain.stateCount {
+            throw ChainError(.inconsistent, "the graph has \(chain.stateCount) states, not the \(stateCount) expected", file: file)
+        }
+        var labels = labelsBytes
+        if let labelsPath { labels = try FileBytes.contents(atPath: labelsPath) }
+        guard let labels else { return chain }
+        let clusters = try parseLabels(bytes: labels, name: labelsPath ?? labelsName, stateCount: chain.stateCount)
+        return try chain.withClusters(clusters)
+    }
+
+    /// Calls `body` with a 64-byte aligned copy of `bytes`, which the binary reader needs
+    /// to read sections as typed arrays (a mapped file is page-aligned already).
+    private static func withAlignedCopy<R>(
+        of bytes: [UInt8], _ body: (UnsafeRawBufferPointer) throws(ChainError) -> R
+    ) throws(ChainError) -> R {
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: BinaryGraphLayout.alignment)
+        defer { copy.deallocate() }
+        copy.copyBytes(from: bytes)
+        return try body(UnsafeRawBufferPointer(copy))
     }
 }
