@@ -273,7 +273,7 @@ struct CoordinatorCoreTests {
         #expect(h.core.invariantViolations().isEmpty)
     }
 
-    @Test("an algorithm round: leases carry its input, results pass its validator, and a batch refused too often fails the run")
+    @Test("an algorithm round: leases carry its input, results pass its validator, and a batch its lease holders botch three times fails the run")
     func algorithmRound() {
         var h = Harness()
         let input = WireMessage.RoundInput(point: 1, task: RoundTask(round: 4, stage: 2, input: RoundPayload(reals: [0.5], counts: [3])))
@@ -291,6 +291,9 @@ struct CoordinatorCoreTests {
         }
         _ = h.receive(.result(result(0, counts: [1, 2])), from: a)
         #expect(h.core.statistics.batchesDone == 1 && h.core.failure == nil)
+        // Bad results from a peer that holds no lease are refused but do not count.
+        for _ in 1...5 { #expect(isRejected(h.receive(.result(result(1, counts: [9])), from: c))) }
+        #expect(h.core.failure == nil)
         for attempt in 1...3 {
             _ = h.hello(a, credits: 2)
             #expect(isRejected(h.receive(.result(result(1, counts: [9])), from: a)))

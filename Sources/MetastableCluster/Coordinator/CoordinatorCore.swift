@@ -219,13 +219,15 @@ public struct CoordinatorCore: Sendable {
             return reject(peer, "no batch \(result.batchID) in round \(number) of \(count) batches", into: &out)
         }
         if let problem = round?.problem(with: result, at: index) ?? resultValidator?(result, index) {
-            refusals[index, default: 0] += 1
-            if refusals[index]! >= config.maxRefusalsPerBatch, failure == nil {
-                failure = "batch \(index) of round \(number): \(refusals[index]!) results refused, the last because \(problem)"
-            }
             reject(peer, problem, into: &out)
-            // A worker that botches its own lease would hold the batch for ever.
+            // A worker that botches its own lease would hold the batch for ever. Only these
+            // refusals count towards failing the run: any peer can send a bad result, but
+            // only lease holders computed one.
             if round?.batches[index] == .leased(peer) {
+                refusals[index, default: 0] += 1
+                if refusals[index]! >= config.maxRefusalsPerBatch, failure == nil {
+                    failure = "batch \(index) of round \(number): \(refusals[index]!) results refused, the last because \(problem)"
+                }
                 drop(peer, into: &out)
                 leaseToAll(at: now, into: &out)
             }

@@ -28,9 +28,10 @@ public struct CoordinatorConfig: Sendable {
     /// Nanoseconds: `.checkpoint` comes at most this often while results arrive, and always
     /// when a round completes.
     public var checkpointInterval: UInt64 = 2_000_000_000
-    /// The run fails once this many results of one batch have been refused: results are
-    /// deterministic, so a batch whose result keeps failing the checks would fail for ever
-    /// (a worker of another version, a bug), and the run would never end.
+    /// The run fails once this many results of one batch, each from the worker holding its
+    /// lease, have been refused: results are deterministic, so a batch whose result keeps
+    /// failing the checks would fail for ever (a worker of another version, a bug), and the
+    /// run would never end.
     public var maxRefusalsPerBatch = 3
 
     public init() {}

@@ -111,14 +111,12 @@ public enum ChainFile {
         labels: [UInt8]? = nil, labelsName: String = "<labels>", normalize: Bool = false, stateCount: Int? = nil
     ) throws(ChainError) -> Chain {
         let format = format ?? Format(pathExtensionOf: name) ?? Format(sniffing: bytes.prefix(64))
-        if format == .binary {
-            let chain = try withAlignedCopy(of: bytes) { (raw) throws(ChainError) in try BinaryGraphReader.read(raw, file: name) }
-            return try relabeled(chain, file: name, stateCount: stateCount, labelsBytes: labels, labelsName: labelsName)
-        }
         let chain = try bytes.withUnsafeBufferPointer { (buffer) throws(ChainError) -> Chain in
             switch format {
             case .binary:
-                preconditionFailure("binary graphs are read above")
+                let chain = try withAlignedCopy(of: bytes) { (raw) throws(ChainError) in try BinaryGraphReader.read(raw, file: name) }
+                // Checks the state count; the labels, if given, are applied below as for text.
+                return try relabeled(chain, file: name, stateCount: stateCount)
             case .matrixMarket:
                 let reader = try MatrixMarketReader(buffer, file: name)
                 if let stateCount, stateCount != reader.stateCount {
