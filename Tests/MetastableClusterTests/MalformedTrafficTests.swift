@@ -190,9 +190,7 @@ struct MalformedTrafficTests {
         var connection = try connect()
         var sent = 0, oversizedSent = 0
         func send(_ message: BadMessage) throws {
-            // The coordinator logs every bad frame; on a loaded machine it drains the queue
-            // slowly, and the DEALER's high-water mark makes a send wait.
-            try connection.dealer.send(message.frames, timeout: .seconds(60))
+            try connection.dealer.send(message.frames, timeout: .seconds(10))
             sent += 1
         }
         /// Until every bad message sent so far has its warning.
@@ -267,7 +265,7 @@ struct MalformedTrafficTests {
         for (index, message) in messages.enumerated() {
             if breaks.contains(index) {
                 try #require(allLogged(), "\(coordinator.stderr.suffix(2000))")
-                try connection.dealer.send([oversized], timeout: .seconds(60))
+                try connection.dealer.send([oversized], timeout: .seconds(10))
                 oversizedSent += 1
                 let dropped = try connection.monitor.receive(timeout: .seconds(30))
                 #expect(dropped?.kind == .disconnected, "the coordinator kept a connection that sent \(oversized.count) bytes")
@@ -499,7 +497,7 @@ private final class FuzzingCoordinator {
 
     func send(_ frames: [[UInt8]]) throws {
         guard let peer else { throw ZMQError(code: EHOSTUNREACH, operation: "no worker yet") }
-        try router.send([peer] + frames, timeout: .seconds(60))
+        try router.send([peer] + frames, timeout: .seconds(10))
         lastSent = ContinuousClock.now
     }
 
