@@ -96,9 +96,9 @@ struct ChainIOTests {
         #expect(ChainFile.encode(again, format: .matrixMarket) == text)
     }
 
-    @Test func writersExpandUniformParts() throws {
+    @Test func textWritersExpandUniformParts() throws {
         let chain = try uniformChain()
-        for format in ChainFile.Format.allCases {
+        for format in [ChainFile.Format.matrixMarket, .edgeList] {
             let back = try ChainFile.parse(ChainFile.encode(chain, format: format), format: format)
             #expect(back.entryCount == chain.transitionCount)
             for x in 0..<chain.stateCount {
@@ -390,7 +390,7 @@ struct ChainIOTests {
             return bytes
         }
         for format in ChainFile.Format.allCases {
-            let valid = Array(ChainFile.encode(chain, format: format).utf8)
+            let valid = format == .binary ? ChainFile.encodeBinary(chain) : Array(ChainFile.encode(chain, format: format).utf8)
             #expect(try ChainFile.parse(bytes: valid, format: format, labels: labels).clusters == chain.clusters)
             for _ in 0..<2000 {
                 let bytes = damaged(valid)
