@@ -3,6 +3,7 @@ import Foundation
 extension GeneratorSpec {
     /// Checks the spec, naming the first bad field.
     public func validate() throws(ChainError) {
+        if procedural { return try validateProcedural() }
         func bad(_ field: String, _ why: String) -> ChainError { ChainError(.badSpec, "\(field): \(why)") }
         guard clusters >= 1 else { throw bad("clusters", "must be at least 1, got \(clusters)") }
         guard clusterSize >= 1 else { throw bad("cluster_size", "must be at least 1, got \(clusterSize)") }
@@ -70,6 +71,9 @@ extension GeneratorSpec {
 
     /// Builds the chain. Throws `.badSpec` naming the field when the spec is invalid.
     public func generate() throws(ChainError) -> Chain {
+        guard !procedural else {
+            throw ChainError(.badSpec, "procedural: a procedural chain has no stored edges to build; it runs as a ProceduralWalk")
+        }
         try validate()
         let m = clusterSize
         let n = stateCount

@@ -20,10 +20,14 @@ public struct GeneratorSpec: Sendable, Equatable, Hashable {
     /// Decoy states per cluster: each has one intra-cluster edge of probability ε.
     public var decoys: Int
     public var seed: UInt64
+    /// Rows computed on the fly instead of stored, for chains too large to hold
+    /// (see `ProceduralWalk`): only the uniform kernel, chain topology, one source, fixed ε.
+    public var procedural: Bool
 
     public init(
         clusters: Int, clusterSize: Int, kernel: DenseKernel = .uniform, topology: Topology = .chain,
-        sources: Int = 1, epsilon: EpsilonSpec = .fixed(1e-3), decoys: Int = 0, seed: UInt64 = 1
+        sources: Int = 1, epsilon: EpsilonSpec = .fixed(1e-3), decoys: Int = 0, seed: UInt64 = 1,
+        procedural: Bool = false
     ) {
         self.clusters = clusters
         self.clusterSize = clusterSize
@@ -33,6 +37,7 @@ public struct GeneratorSpec: Sendable, Equatable, Hashable {
         self.epsilon = epsilon
         self.decoys = decoys
         self.seed = seed
+        self.procedural = procedural
     }
 
     public var stateCount: Int { clusters * clusterSize }

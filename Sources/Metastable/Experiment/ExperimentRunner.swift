@@ -36,15 +36,36 @@ public struct ExperimentRunner: Sendable {
         let spec = point.spec
         var exact: ExactValue?
         var exactSeconds: Double?
-        if spec.exact {
-            let clock = ProgressReporter.now()
-            let solution = try ExactSolver.hittingTimes(point.chain, target: point.target)
-            exact = ExactValue(
-                expectedHittingTime: try solution.expected(from: point.start), errorEstimate: solution.errorEstimate,
-                method: "\(solution.method)")
-            exactSeconds = ProgressReporter.now() - clock
+        let closedForm: Double?
+        let chain: ChainSummary
+        let start: [Int]
+        let targetStates: Int
+        switch point.walks {
+        case .stored(let stored):
+            if spec.exact {
+                let clock = ProgressReporter.now()
+                let solution = try ExactSolver.hittingTimes(stored.chain, target: stored.target)
+                exact = ExactValue(
+                    expectedHittingTime: try solution.expected(from: stored.start), errorEstimate: solution.errorEstimate,
+                    method: "\(solution.method)")
+                exactSeconds = ProgressReporter.now() - clock
+            }
+            closedForm = ClosedForm.hittingTime(chain: stored.chain, start: stored.start, target: stored.target)
+            chain = ChainSummary(stored.chain, source: spec.chain)
+            start = stored.start.states
+            targetStates = stored.target.states.count
+        case .procedural(let walk):
+            // No solver runs on 10¹⁰ states: the exact value is the closed form, a few
+            // floating-point operations (error a few rounding units).
+            closedForm = walk.expectedHittingTime
+            if spec.exact {
+                exact = ExactValue(expectedHittingTime: walk.expectedHittingTime, errorEstimate: 8 * .ulpOfOne, method: "closed form")
+                exactSeconds = 0
+            }
+            chain = ChainSummary(procedural: walk.chain)
+            start = [Int(walk.start)]
+            targetStates = Int(walk.clusterSize)
         }
-        let closedForm = ClosedForm.hittingTime(chain: point.chain, start: point.start, target: point.target)
 
         progress.begin(label)
         let clock = ProgressReporter.now()
@@ -64,8 +85,7 @@ public struct ExperimentRunner: Sendable {
         }
         let result = PointResult(
             index: point.index, parameters: Dictionary(parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }),
-            chain: ChainSummary(point.chain, source: spec.chain), start: point.start.states,
-            targetStates: point.target.states.count, walks: spec.walks, maxSteps: spec.maxSteps, walkSeed: point.walkSeed,
+            chain: chain, start: start, targetStates: targetStates, walks: spec.walks, maxSteps: spec.maxSteps, walkSeed: point.walkSeed,
             steps: outcome.steps, hittingTime: summary,
             histogram: outcome.hittingTimes.histogram.nonEmptyBins.map {
                 [LogHistogram.lowerBound(of: $0.bin), LogHistogram.upperBound(of: $0.bin), $0.count]

@@ -101,7 +101,7 @@ public struct ExperimentPlan: Sendable {
 
 extension ExperimentPlan {
     static let chainFields: Set<String> = [
-        "clusters", "cluster_size", "kernel", "topology", "sources", "epsilon", "decoys", "seed",
+        "clusters", "cluster_size", "kernel", "topology", "sources", "epsilon", "decoys", "seed", "procedural",
         "graph", "labels", "normalize",
     ]
     static let topFields: Set<String> = [
@@ -295,6 +295,7 @@ extension ChainSource {
         if let n = fields["sources"] { spec.sources = try n.int(min: 0) }
         if let n = fields["decoys"] { spec.decoys = try n.int(min: 0) }
         if let n = fields["seed"] { spec.seed = try n.uint64() }
+        if let n = fields["procedural"] { spec.procedural = try n.bool() }
         if let n = fields["epsilon"] {
             if n.isSequence {
                 let range = try n.sequence()

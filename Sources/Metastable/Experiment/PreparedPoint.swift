@@ -1,41 +1,63 @@
 import Dispatch
 import Synchronization
 
-/// A grid point made ready to run: its chain, start, target, walk seed and walk task.
+/// A grid point made ready to run: its walks (on a stored chain or a procedural one) and
+/// its walk seed.
 ///
 /// `runBatch(_:)` is the unit of work: the same function runs in a local thread, in a
 /// worker process on another machine, and in a unit test, and gives the same result for the
 /// same range of walk indices.
 public final class PreparedPoint: Sendable {
+    /// A stored chain with its start, target and walk task.
+    public struct Stored: Sendable {
+        public let chain: Chain
+        public let start: StartDistribution
+        public let target: TargetSet
+        public let task: WalkTask
+    }
+
+    /// What the walks run on. A procedural chain is never materialised: it has no `Chain`,
+    /// `StartDistribution` or `TargetSet`, each of which would be O(K·M).
+    public enum Walks: Sendable {
+        case stored(Stored)
+        case procedural(ProceduralWalk)
+    }
+
     public let index: Int
     public let spec: ExperimentSpec
-    public let chain: Chain
-    public let start: StartDistribution
-    public let target: TargetSet
     /// The seed of this point's walk streams, derived from the spec's seed and the index.
     public let walkSeed: UInt64
-    public let task: WalkTask
+    public let walks: Walks
 
     public init(_ plan: ExperimentPlan, point index: Int) throws {
         guard plan.points.indices.contains(index) else {
             throw SpecError(field: "", "grid point \(index) does not exist (the plan has \(plan.points.count))")
         }
         let spec = plan.points[index].spec
+        let walkSeed = Self.walkSeed(spec.seed, point: index)
+        self.index = index
+        self.spec = spec
+        self.walkSeed = walkSeed
+        if case .generated(let generator) = spec.chain, generator.procedural {
+            walks = .procedural(try ProceduralWalk(
+                chain: generator, start: spec.start, target: spec.target, maxSteps: spec.maxSteps, seed: walkSeed))
+            return
+        }
         let chain = try ChainLoader.load(spec.chain)
         let start = try spec.start.resolve(in: chain)
         let target = try spec.target.resolve(in: chain)
         for s in start.states { try chain.checkReachable(from: s, to: target.states) }
-        self.index = index
-        self.spec = spec
-        self.chain = chain
-        self.start = start
-        self.target = target
-        walkSeed = Self.walkSeed(spec.seed, point: index)
-        task = try WalkTask(graph: WalkGraph(chain), start: start, target: target, maxSteps: spec.maxSteps, seed: walkSeed)
+        let task = try WalkTask(graph: WalkGraph(chain), start: start, target: target, maxSteps: spec.maxSteps, seed: walkSeed)
+        walks = .stored(Stored(chain: chain, start: start, target: target, task: task))
     }
 
     /// Whether walks record the cluster-level observers (the chain has cluster labels).
-    public var observesClusters: Bool { chain.clusters != nil }
+    public var observesClusters: Bool {
+        switch walks {
+        case .stored(let stored): stored.chain.clusters != nil
+        case .procedural: false
+        }
+    }
 
     public var batchCount: Int { (spec.walks + spec.batchSize - 1) / spec.batchSize }
 
@@ -44,12 +66,16 @@ public final class PreparedPoint: Sendable {
         b * spec.batchSize..<Swift.min((b + 1) * spec.batchSize, spec.walks)
     }
 
-    /// Runs walks `walks` on the calling thread.
-    public func runBatch(_ walks: Range<Int>) throws(WalkError) -> MonteCarloOutcome {
-        if observesClusters {
-            return MonteCarloOutcome(try task.run(walks: walks, observer: ClusterObserver.self))
+    /// Runs walks `range` on the calling thread.
+    public func runBatch(_ range: Range<Int>) throws(WalkError) -> MonteCarloOutcome {
+        switch walks {
+        case .stored(let stored) where observesClusters:
+            return MonteCarloOutcome(try stored.task.run(walks: range, observer: ClusterObserver.self))
+        case .stored(let stored):
+            return MonteCarloOutcome(try stored.task.run(walks: range, observer: HittingTimeObserver.self))
+        case .procedural(let walk):
+            return MonteCarloOutcome(try walk.run(walks: range))
         }
-        return MonteCarloOutcome(try task.run(walks: walks, observer: HittingTimeObserver.self))
     }
 
     /// Each grid point gets its own walk streams, derived from the spec's seed and its index.
@@ -83,9 +109,14 @@ public struct LocalExecutor: WalkExecutor {
     public var parallelism: Int { threads }
 
     public func run(_ point: PreparedPoint, progress: @escaping @Sendable (WalkProgress) -> Void) throws -> MonteCarloOutcome {
-        try point.task.outcome(
-            walks: point.spec.walks, threads: threads, batchSize: point.spec.batchSize,
-            observeClusters: point.observesClusters, progress: progress)
+        switch point.walks {
+        case .stored(let stored):
+            try stored.task.outcome(
+                walks: point.spec.walks, threads: threads, batchSize: point.spec.batchSize,
+                observeClusters: point.observesClusters, progress: progress)
+        case .procedural(let walk):
+            try walk.outcome(walks: point.spec.walks, threads: threads, batchSize: point.spec.batchSize, progress: progress)
+        }
     }
 
     public func runRound(
