@@ -18,7 +18,6 @@
 public struct ProceduralWalk: Sendable {
     /// The spec the walk was made from, for reports.
     public let chain: GeneratorSpec
-    public let clusters: UInt64
     public let clusterSize: UInt64
     public let epsilon: Double
     public let start: UInt64
@@ -70,7 +69,6 @@ public struct ProceduralWalk: Sendable {
                 "cluster \(targetCluster) cannot be reached from state \(s) in cluster \(startCluster): the chain only moves forward")
         }
         self.chain = chain
-        self.clusters = clusters
         self.clusterSize = clusterSize
         self.epsilon = epsilon
         self.start = UInt64(s)
