@@ -39,7 +39,8 @@ struct ProceduralChainTests {
                 let stored = try #require(ClosedForm.hittingTime(
                     chain: chain, start: StartDistribution(state: s, stateCount: k * m), target: targetSet))
                 let procedural = ClosedForm.proceduralHittingTime(
-                    clusterSize: UInt64(m), epsilon: epsilon, start: UInt64(s), targetCluster: UInt64(target))
+                    clusterSize: UInt64(m), epsilon: epsilon, startCluster: UInt64(s / m), startIsSource: s % m == 0,
+                    targetCluster: UInt64(target))
                 if stored.isInfinite {
                     #expect(procedural.isInfinite, "start \(s) target \(target)")
                 } else {

@@ -95,8 +95,9 @@ public enum ClosedForm {
         Double(clusters - 1) * Double(clusterSize) / (Double(sources) * epsilon)
     }
 
-    /// E[τ] from `start` to the whole cluster `targetCluster` of the procedural chain of
-    /// `ProceduralWalk` (source and landing state at index 0 of each cluster), without a Chain.
+    /// E[τ] to the whole cluster `targetCluster` of the procedural chain of `ProceduralWalk`
+    /// (source and landing state at index 0 of each cluster) from a state of `startCluster`,
+    /// its source or not, without a Chain.
     ///
     /// The recursion above with E_k = ε and the landing state a source: write h_k for H at the
     /// source of C_k, h_{k*} = 0 (it lies in the target). Then A_k = M/ε + h_{k+1} and
@@ -105,13 +106,14 @@ public enum ClosedForm {
     ///
     /// so h_c = (k* − c)·d, and a non-source state of C_c has H = 1 + A_c = 1 + M/ε + (k* − c − 1)·d.
     /// A start in the target cluster gives 0, one after it +∞ (edges only go forward).
-    public static func proceduralHittingTime(clusterSize: UInt64, epsilon: Double, start: UInt64, targetCluster: UInt64) -> Double {
-        let c = start / clusterSize
+    public static func proceduralHittingTime(
+        clusterSize: UInt64, epsilon: Double, startCluster c: UInt64, startIsSource: Bool, targetCluster: UInt64
+    ) -> Double {
         guard c <= targetCluster else { return .infinity }
         guard c < targetCluster else { return 0 }
         let m = Double(clusterSize)
         let d = 1 + (1 - epsilon) * m / epsilon
-        if start % clusterSize == 0 { return Double(targetCluster - c) * d }
+        if startIsSource { return Double(targetCluster - c) * d }
         return 1 + m / epsilon + Double(targetCluster - c - 1) * d
     }
 

@@ -81,7 +81,8 @@ public struct ProceduralWalk: Sendable {
     /// E[τ] from the start to the target cluster, from `ClosedForm`.
     public var expectedHittingTime: Double {
         ClosedForm.proceduralHittingTime(
-            clusterSize: clusterSize, epsilon: epsilon, start: start, targetCluster: targetCluster)
+            clusterSize: clusterSize, epsilon: epsilon, startCluster: start / clusterSize,
+            startIsSource: start % clusterSize == 0, targetCluster: targetCluster)
     }
 
     /// Runs walks `walks` on the calling thread, one after the other: a step reads no
