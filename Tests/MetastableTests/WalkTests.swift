@@ -224,6 +224,19 @@ struct WalkTests {
 
     // MARK: determinism
 
+    @Test func outOfCacheGraphsInterleaveMoreWalkers() throws {
+        func task(states: Int) throws -> WalkTask {
+            let chain = try GeneratorSpec(clusters: 2, clusterSize: states / 2, kernel: .uniform, epsilon: .fixed(0.01), seed: 1).generate()
+            return try WalkTask(
+                graph: WalkGraph(chain, hugePages: false), start: StartDistribution(state: 0, stateCount: chain.stateCount),
+                target: TargetSet(cluster: 1, of: chain), maxSteps: 100, seed: 3)
+        }
+        let small = try task(states: 1 << 12), large = try task(states: 1 << 21)
+        #expect(small.graph.bytes < WalkTask.outOfCacheBytes && small.defaultWalkers == 32)
+        #expect(large.graph.bytes >= WalkTask.outOfCacheBytes && large.defaultWalkers == 64)
+        #expect(try large.run(walks: 0..<200) == large.run(walks: 0..<200, walkers: 1))
+    }
+
     @Test func resultsDependOnlyOnTheSeedNotOnThreadsBatchesOrWalkers() throws {
         let chain = try GeneratorSpec(
             clusters: 4, clusterSize: 16, kernel: .uniform, topology: .chainBidirectional, sources: 2,
@@ -313,7 +326,8 @@ struct WalkTests {
         options.smallStates = 1 << 10
         options.largeStates = 1 << 12
         let results = try WalkBenchmark.run(options)
-        #expect(results.count == 4 * 2 * 2)
+        // Two graphs in cache × (1, 32 walkers), two out of cache × (1, 32, 64), each on 1 and 2 threads.
+        #expect(results.count == (2 * 2 + 2 * 3) * 2)
         for r in results { #expect(r.steps > 0 && r.seconds > 0 && r.stepsPerSecond > 0) }
     }
 }
