@@ -27,25 +27,26 @@ enum SpecSource {
 /// Writes the result files and prints the table.
 enum ResultsOutput {
     static func write(_ results: ExperimentResults, performance: [PointPerformance], to directory: URL) throws {
-        do {
-            try results.write(to: directory, performance: performance)
-        } catch {
-            throw BadInput("cannot write the results to \(directory.relativePath): \(error.localizedDescription)")
-        }
+        try writing(to: directory) { try results.write(to: directory, performance: performance) }
         emit(ResultsTable.render(results, performance: performance))
         if let fits = results.fits { emit("\n" + FitTable.render(fits)) }
         emit("\nwrote \(directory.relativePath)/results.json, results.csv, histograms.csv, timing.json")
     }
 
     static func write(_ results: AlgorithmResults, performance: [AlgorithmPerformance], to directory: URL) throws {
-        do {
-            try results.write(to: directory, performance: performance)
-        } catch {
-            throw BadInput("cannot write the results to \(directory.relativePath): \(error.localizedDescription)")
-        }
+        try writing(to: directory) { try results.write(to: directory, performance: performance) }
         emit(AlgorithmTable.render(results, performance: performance))
         let files = ["results.json", "summary.csv"] + results.tableNames.map { "\($0).csv" } + ["timing.json"]
         emit("\nwrote \(directory.relativePath)/" + files.joined(separator: ", "))
+    }
+
+    /// A failure to write is the user's to fix (a read-only or full disk): exit code 2.
+    private static func writing(to directory: URL, _ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch {
+            throw BadInput("cannot write the results to \(directory.relativePath): \(error.localizedDescription)")
+        }
     }
 }
 

@@ -34,38 +34,7 @@ public struct ExperimentRunner: Sendable {
 
     func run(_ point: PreparedPoint, parameters: [(name: String, value: String)], label: String) throws -> (PointResult, PointPerformance) {
         let spec = point.spec
-        var exact: ExactValue?
-        var exactSeconds: Double?
-        let closedForm: Double?
-        let chain: ChainSummary
-        let start: [Int]
-        let targetStates: Int
-        switch point.walks {
-        case .stored(let stored):
-            if spec.exact {
-                let clock = ProgressReporter.now()
-                let solution = try ExactSolver.hittingTimes(stored.chain, target: stored.target)
-                exact = ExactValue(
-                    expectedHittingTime: try solution.expected(from: stored.start), errorEstimate: solution.errorEstimate,
-                    method: "\(solution.method)")
-                exactSeconds = ProgressReporter.now() - clock
-            }
-            closedForm = ClosedForm.hittingTime(chain: stored.chain, start: stored.start, target: stored.target)
-            chain = ChainSummary(stored.chain, source: spec.chain)
-            start = stored.start.states
-            targetStates = stored.target.states.count
-        case .procedural(let walk):
-            // No solver runs on 10¹⁰ states: the exact value is the closed form, a few
-            // floating-point operations (error a few rounding units).
-            closedForm = walk.expectedHittingTime
-            if spec.exact {
-                exact = ExactValue(expectedHittingTime: walk.expectedHittingTime, errorEstimate: 8 * .ulpOfOne, method: "closed form")
-                exactSeconds = 0
-            }
-            chain = ChainSummary(procedural: walk.chain)
-            start = [Int(walk.start)]
-            targetStates = Int(walk.clusterSize)
-        }
+        let reference = try point.reference(solve: spec.exact)
 
         progress.begin(label)
         let clock = ProgressReporter.now()
@@ -79,22 +48,22 @@ public struct ExperimentRunner: Sendable {
 
         let summary = outcome.hittingTimes.summary
         var relativeError: Double?, zScore: Double?
-        if let e = exact?.expectedHittingTime, let mean = summary.mean, e > 0 {
+        if let e = reference.exact?.expectedHittingTime, let mean = summary.mean, e > 0 {
             relativeError = (mean - e) / e
             if let se = summary.standardError, se > 0 { zScore = (mean - e) / se }
         }
         let result = PointResult(
             index: point.index, parameters: Dictionary(parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }),
-            chain: chain, start: start, targetStates: targetStates, walks: spec.walks, maxSteps: spec.maxSteps, walkSeed: point.walkSeed,
+            chain: reference.chain, start: reference.start, targetStates: reference.targetStates, walks: spec.walks, maxSteps: spec.maxSteps, walkSeed: point.walkSeed,
             steps: outcome.steps, hittingTime: summary,
             histogram: outcome.hittingTimes.histogram.nonEmptyBins.map {
                 [LogHistogram.lowerBound(of: $0.bin), LogHistogram.upperBound(of: $0.bin), $0.count]
             },
-            hardSteps: outcome.hardSteps?.summary, clustersVisited: outcome.clustersVisited?.summary, exact: exact,
-            closedForm: closedForm, relativeError: relativeError, zScore: zScore)
+            hardSteps: outcome.hardSteps?.summary, clustersVisited: outcome.clustersVisited?.summary, exact: reference.exact,
+            closedForm: reference.closedForm, relativeError: relativeError, zScore: zScore)
         let timing = PointPerformance(
             index: point.index, threads: executor.parallelism, walkSeconds: seconds,
-            stepsPerSecond: Double(outcome.steps) / max(seconds, 1e-9), exactSeconds: exactSeconds)
+            stepsPerSecond: Double(outcome.steps) / max(seconds, 1e-9), exactSeconds: reference.exactSeconds)
         return (result, timing)
     }
 }

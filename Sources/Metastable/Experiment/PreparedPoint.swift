@@ -78,6 +78,46 @@ public final class PreparedPoint: Sendable {
         }
     }
 
+    /// What the Monte Carlo estimate is set against, and what the results say of the chain.
+    public struct Reference: Sendable {
+        public var exact: ExactValue?
+        public var exactSeconds: Double?
+        public var closedForm: Double?
+        public var chain: ChainSummary
+        public var start: [Int]
+        public var targetStates: Int
+    }
+
+    /// The exact value (when `solve`), the closed form, and the chain's summary.
+    public func reference(solve: Bool) throws -> Reference {
+        switch walks {
+        case .stored(let stored):
+            var exact: ExactValue?, exactSeconds: Double?
+            if solve {
+                let clock = ProgressReporter.now()
+                let solution = try ExactSolver.hittingTimes(stored.chain, target: stored.target)
+                exact = ExactValue(
+                    expectedHittingTime: try solution.expected(from: stored.start), errorEstimate: solution.errorEstimate,
+                    method: "\(solution.method)")
+                exactSeconds = ProgressReporter.now() - clock
+            }
+            return Reference(
+                exact: exact, exactSeconds: exactSeconds,
+                closedForm: ClosedForm.hittingTime(chain: stored.chain, start: stored.start, target: stored.target),
+                chain: ChainSummary(stored.chain, source: spec.chain), start: stored.start.states,
+                targetStates: stored.target.states.count)
+        case .procedural(let walk):
+            // No solver runs on 10¹⁰ states: the exact value is the closed form, a few
+            // floating-point operations (error a few rounding units).
+            return Reference(
+                exact: solve
+                    ? ExactValue(expectedHittingTime: walk.expectedHittingTime, errorEstimate: 8 * .ulpOfOne, method: "closed form")
+                    : nil,
+                exactSeconds: solve ? 0 : nil, closedForm: walk.expectedHittingTime, chain: ChainSummary(procedural: walk.chain),
+                start: [Int(walk.start)], targetStates: Int(walk.clusterSize))
+        }
+    }
+
     /// Each grid point gets its own walk streams, derived from the spec's seed and its index.
     static func walkSeed(_ seed: UInt64, point: Int) -> UInt64 {
         let key = Philox4x32.Key(UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32))
