@@ -19,6 +19,9 @@ public struct ExperimentSpec: Sendable, Equatable {
     public var exact: Bool
     /// The algorithm to run (pretraining, search, PPO, ...) instead of plain hitting-time walks.
     public var algorithm: AlgorithmSpec?
+    /// Partition the chain's clusters into this many shards, each holding its own rows; walks
+    /// migrate between them. Nil: every worker holds the whole graph. The results are the same.
+    public var shards: Int?
 
     public init(
         name: String, summary: String? = nil, chain: ChainSource, start: StartSpec = .state(0),
@@ -106,7 +109,7 @@ extension ExperimentPlan {
     ]
     static let topFields: Set<String> = [
         "name", "description", "chain", "start", "target", "walks", "max_steps", "seed", "batch_size", "exact", "grid",
-        "fit", "algorithm",
+        "fit", "algorithm", "shards",
     ]
 
     /// Parses a YAML experiment spec and expands its grid.
@@ -215,6 +218,15 @@ extension ExperimentSpec {
         if let n = fields["batch_size"] { batchSize = try n.int(min: 1) }
         if let n = fields["exact"] { exact = try n.bool() }
         if let n = fields["algorithm"] { algorithm = try AlgorithmRegistry.parse(n) }
+        if let n = fields["shards"] {
+            let count = try n.int(min: 1)
+            guard count <= GraphPartition.maxShards else { throw n.error("at most \(GraphPartition.maxShards) shards, got \(count)") }
+            shards = count
+            guard algorithm == nil else { throw n.error("shards partition hitting-time walks; an algorithm experiment runs on whole graphs") }
+            if case .generated(let generator) = chain, generator.procedural {
+                throw n.error("a procedural chain stores no rows to partition")
+            }
+        }
     }
 }
 

@@ -20,6 +20,8 @@ public final class PreparedPoint: Sendable {
     /// `StartDistribution` or `TargetSet`, each of which would be O(K·M).
     public enum Walks: Sendable {
         case stored(Stored)
+        /// A stored chain partitioned into shards (`spec.shards`): run by segments.
+        case sharded(ShardedWalks)
         case procedural(ProceduralWalk)
     }
 
@@ -47,6 +49,11 @@ public final class PreparedPoint: Sendable {
         let start = try spec.start.resolve(in: chain)
         let target = try spec.target.resolve(in: chain)
         for s in start.states { try chain.checkReachable(from: s, to: target.states) }
+        if let shards = spec.shards {
+            walks = .sharded(try ShardedWalks(
+                chain: chain, start: start, target: target, shards: shards, maxSteps: spec.maxSteps, seed: walkSeed))
+            return
+        }
         let task = try WalkTask(graph: WalkGraph(chain), start: start, target: target, maxSteps: spec.maxSteps, seed: walkSeed)
         walks = .stored(Stored(chain: chain, start: start, target: target, task: task))
     }
@@ -55,6 +62,7 @@ public final class PreparedPoint: Sendable {
     public var observesClusters: Bool {
         switch walks {
         case .stored(let stored): stored.chain.clusters != nil
+        case .sharded(let sharded): sharded.observesClusters
         case .procedural: false
         }
     }
@@ -66,9 +74,11 @@ public final class PreparedPoint: Sendable {
         b * spec.batchSize..<Swift.min((b + 1) * spec.batchSize, spec.walks)
     }
 
-    /// Runs walks `range` on the calling thread.
+    /// Runs walks `range` on the calling thread (a sharded point runs `segment`s instead).
     public func runBatch(_ range: Range<Int>) throws(WalkError) -> MonteCarloOutcome {
         switch walks {
+        case .sharded:
+            throw WalkError(.badArgument, "grid point \(index) is partitioned into shards: its walks run as segments")
         case .stored(let stored) where observesClusters:
             return MonteCarloOutcome(try stored.task.run(walks: range, observer: ClusterObserver.self))
         case .stored(let stored):
@@ -92,20 +102,9 @@ public final class PreparedPoint: Sendable {
     public func reference(solve: Bool) throws -> Reference {
         switch walks {
         case .stored(let stored):
-            var exact: ExactValue?, exactSeconds: Double?
-            if solve {
-                let clock = ProgressReporter.now()
-                let solution = try ExactSolver.hittingTimes(stored.chain, target: stored.target)
-                exact = ExactValue(
-                    expectedHittingTime: try solution.expected(from: stored.start), errorEstimate: solution.errorEstimate,
-                    method: "\(solution.method)")
-                exactSeconds = ProgressReporter.now() - clock
-            }
-            return Reference(
-                exact: exact, exactSeconds: exactSeconds,
-                closedForm: ClosedForm.hittingTime(chain: stored.chain, start: stored.start, target: stored.target),
-                chain: ChainSummary(stored.chain, source: spec.chain), start: stored.start.states,
-                targetStates: stored.target.states.count)
+            return try reference(stored.chain, stored.start, stored.target, solve: solve)
+        case .sharded(let sharded):
+            return try reference(sharded.chain, sharded.start, sharded.target, solve: solve)
         case .procedural(let walk):
             // No solver runs on 10¹⁰ states: the exact value is the closed form, a few
             // floating-point operations (error a few rounding units).
@@ -116,6 +115,21 @@ public final class PreparedPoint: Sendable {
                 exactSeconds: solve ? 0 : nil, closedForm: walk.expectedHittingTime, chain: ChainSummary(procedural: walk.chain),
                 start: [Int(walk.start)], targetStates: Int(walk.clusterSize))
         }
+    }
+
+    private func reference(_ chain: Chain, _ start: StartDistribution, _ target: TargetSet, solve: Bool) throws -> Reference {
+        var exact: ExactValue?, exactSeconds: Double?
+        if solve {
+            let clock = ProgressReporter.now()
+            let solution = try ExactSolver.hittingTimes(chain, target: target)
+            exact = ExactValue(
+                expectedHittingTime: try solution.expected(from: start), errorEstimate: solution.errorEstimate,
+                method: "\(solution.method)")
+            exactSeconds = ProgressReporter.now() - clock
+        }
+        return Reference(
+            exact: exact, exactSeconds: exactSeconds, closedForm: ClosedForm.hittingTime(chain: chain, start: start, target: target),
+            chain: ChainSummary(chain, source: spec.chain), start: start.states, targetStates: target.states.count)
     }
 
     /// Each grid point gets its own walk streams, derived from the spec's seed and its index.
@@ -154,6 +168,10 @@ public struct LocalExecutor: WalkExecutor {
             try stored.task.outcome(
                 walks: point.spec.walks, threads: threads, batchSize: point.spec.batchSize,
                 observeClusters: point.observesClusters, progress: progress)
+        case .sharded(let sharded):
+            try sharded.outcome(
+                walks: point.spec.walks, batchSize: point.spec.batchSize, threads: threads, progress: progress
+            ).outcome
         case .procedural(let walk):
             try walk.outcome(walks: point.spec.walks, threads: threads, batchSize: point.spec.batchSize, progress: progress)
         }

@@ -38,12 +38,26 @@ public final class WalkGraph: @unchecked Sendable {
 
     /// - Parameter hugePages: ask for transparent huge pages for arrays of 2 MiB or more
     ///   (×1.2 to ×1.8 out of cache on a VM, where TLB misses are expensive).
-    public init(_ chain: Chain, hugePages: Bool = true) throws(WalkError) {
+    ///   - rowsOf: on a shard of a partitioned graph, which clusters' rows to hold (one flag
+    ///     per cluster); the other rows are left empty, and walks never draw from them.
+    public init(_ chain: Chain, hugePages: Bool = true, rowsOf clustersHeld: [Bool]? = nil) throws(WalkError) {
         let n = chain.stateCount
         let hasUniform = !chain.uniformMass.isEmpty
         stateCount = n
         clusters = chain.clusters
-        recordCount = chain.entryCount + (hasUniform ? chain.uniformMass.lazy.filter { $0 > 0 }.count : 0)
+        let held: (Int) -> Bool
+        if let clustersHeld {
+            guard let labels = chain.clusters?.labels, clustersHeld.count == chain.clusters?.clusterCount else {
+                throw WalkError(.mismatch, "a shard's clusters were given for a chain with other clusters, or none")
+            }
+            held = { clustersHeld[Int(labels[$0])] }
+            recordCount = (0..<n).reduce(0) { sum, x in
+                held(x) ? sum + chain.rowOffsets[x + 1] - chain.rowOffsets[x] + (chain.uniformMass(of: x) > 0 ? 1 : 0) : sum
+            }
+        } else {
+            held = { _ in true }
+            recordCount = chain.entryCount + (hasUniform ? chain.uniformMass.lazy.filter { $0 > 0 }.count : 0)
+        }
 
         offsets = try AlignedBuffer(uninitializedCount: n + 1, hugePages: hugePages)
         records = try AlignedBuffer(uninitializedCount: recordCount, hugePages: hugePages)
@@ -53,6 +67,7 @@ public final class WalkGraph: @unchecked Sendable {
         var next: UInt64 = 0
         for x in 0..<n {
             offsets.base[x] = next
+            guard held(x) else { continue }
             outcomes.removeAll(keepingCapacity: true)
             probabilities.removeAll(keepingCapacity: true)
             for e in chain.entries(of: x) {

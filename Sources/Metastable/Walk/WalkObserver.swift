@@ -30,6 +30,16 @@ public protocol WalkObserver: SendableMetatype {
     mutating func move(walker from: Int, to: Int)
     /// The totals of every walk that ended.
     func statistics() -> Statistics
+
+    /// The walk in slot `walker` leaves for another shard: append what `resume` needs to
+    /// go on with it there. Its totals so far stay in this observer's statistics.
+    func export(walker: Int, into words: inout [UInt64])
+    /// A walk that left another shard at `state` continues in slot `walker`, with the
+    /// words `export` wrote, which `problem(resuming:at:)` has accepted.
+    mutating func resume(walker: Int, at state: UInt32, words: UnsafeBufferPointer<UInt64>)
+    /// Why `words` cannot be the exported state of a walk at `state` that has taken
+    /// `steps` steps, or nil when they can.
+    func problem(resuming words: ArraySlice<UInt64>, at state: UInt32, steps: UInt64) -> String?
 }
 
 /// Nothing beyond the hitting times the kernel always records.
@@ -49,6 +59,11 @@ public struct HittingTimeObserver: WalkObserver {
     @inlinable @inline(__always) public mutating func end(walker: Int, steps: UInt64, censored: Bool) {}
     @inlinable @inline(__always) public mutating func move(walker from: Int, to: Int) {}
     @inlinable public func statistics() -> NoStatistics { NoStatistics() }
+    @inlinable public func export(walker: Int, into words: inout [UInt64]) {}
+    @inlinable public mutating func resume(walker: Int, at state: UInt32, words: UnsafeBufferPointer<UInt64>) {}
+    public func problem(resuming words: ArraySlice<UInt64>, at state: UInt32, steps: UInt64) -> String? {
+        words.isEmpty ? nil : "a walk that only records its hitting time carries no observer words, got \(words.count)"
+    }
 }
 
 /// What the cluster observer saw in a batch.
@@ -141,7 +156,7 @@ public struct ClusterObserver: WalkObserver {
         let c = labels[Int(state)]
         current[w] = c
         pending[w] = 0
-        hard[w] = 0
+        hard[w] = words[2]
         visited[w] = 1
         let r = row[w]
         epoch[r] &+= 1
@@ -204,6 +219,45 @@ public struct ClusterObserver: WalkObserver {
         hard[to] = hard[from]
         visited[to] = visited[from]
         (row[to], row[from]) = (row[from], row[to])
+    }
+
+    /// `[cluster, pending steps, hard steps, clusters visited, the visited clusters]`: a
+    /// scan of the slot's stamp row, once per migration.
+    public func export(walker w: Int, into words: inout [UInt64]) {
+        words.append(contentsOf: [UInt64(current[w]), pending[w], hard[w], visited[w]])
+        let r = row[w]
+        for k in 0..<clusterCount where stamps[r * clusterCount + k] == epoch[r] { words.append(UInt64(k)) }
+    }
+
+    public mutating func resume(walker w: Int, at state: UInt32, words: UnsafeBufferPointer<UInt64>) {
+        begin(walker: w, at: state)
+        current[w] = UInt32(truncatingIfNeeded: words[0])
+        pending[w] = words[1]
+        hard[w] = words[2]
+        visited[w] = words[3]
+        let r = row[w]
+        for k in words[4...] { stamps[r * clusterCount + Int(k)] = epoch[r] }
+    }
+
+    public func problem(resuming words: ArraySlice<UInt64>, at state: UInt32, steps: UInt64) -> String? {
+        guard words.count >= 4 else { return "cluster observer words: \(words.count), at least 4 needed" }
+        let w = Array(words), label = UInt64(labels[Int(state)])
+        guard w[0] == label else { return "the walk's cluster \(w[0]) is not its state \(state)'s cluster \(label)" }
+        guard w[3] >= 1, w[3] == UInt64(w.count - 4) else {
+            return "the walk visited \(w[3]) clusters but lists \(w.count - 4)"
+        }
+        let listed = w[4...]
+        guard listed.allSatisfy({ $0 < UInt64(clusterCount) }) else {
+            return "a visited cluster is not below the chain's \(clusterCount)"
+        }
+        guard zip(listed, listed.dropFirst()).allSatisfy({ $0 < $1 }), listed.contains(label) else {
+            return "the visited clusters are not increasing or leave out the current one"
+        }
+        guard w[2] >= w[3] - 1 else { return "\(w[3]) clusters visited with only \(w[2]) hard steps" }
+        guard w[1] <= steps, w[2] <= steps else {
+            return "pending steps \(w[1]) or hard steps \(w[2]) exceed the walk's \(steps) steps"
+        }
+        return nil
     }
 
     public func statistics() -> ClusterStatistics {

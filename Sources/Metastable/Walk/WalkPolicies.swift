@@ -124,3 +124,40 @@ struct StartSampler {
         return records[Int(slot)].select(coin: coin)
     }
 }
+
+/// Where a shard's rows end: a walk about to step from a state whose row another shard
+/// holds leaves the kernel as a migrant instead.
+@usableFromInline
+protocol ShardBorder {
+    /// False on a whole graph: the kernel then never tests a state.
+    static var exists: Bool { get }
+    /// A hint, a pass before `isForeign(state)`.
+    func prefetch(_ state: UInt32)
+    func isForeign(_ state: UInt32) -> Bool
+}
+
+/// Every row is here.
+@frozen @usableFromInline
+struct NoBorder: ShardBorder {
+    @inlinable init() {}
+    @inlinable static var exists: Bool { false }
+    @inlinable @inline(__always) func prefetch(_ x: UInt32) {}
+    @inlinable @inline(__always) func isForeign(_ x: UInt32) -> Bool { false }
+}
+
+/// One bit per state, set for states of other shards.
+@frozen @usableFromInline
+struct ForeignStates: ShardBorder {
+    @usableFromInline let bits: UnsafePointer<UInt64>
+
+    @inlinable
+    init(bits: UnsafePointer<UInt64>) { self.bits = bits }
+
+    @inlinable static var exists: Bool { true }
+
+    @inlinable @inline(__always)
+    func prefetch(_ x: UInt32) { ms_prefetch(bits + Int(x &>> 6)) }
+
+    @inlinable @inline(__always)
+    func isForeign(_ x: UInt32) -> Bool { bits[Int(x &>> 6)] &>> UInt64(x & 63) & 1 != 0 }
+}

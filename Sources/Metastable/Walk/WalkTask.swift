@@ -53,10 +53,16 @@ public final class WalkTask: @unchecked Sendable {
     @usableFromInline let start: StartSampler
     @usableFromInline let singleTarget: UInt32?
     @usableFromInline let targetBits: AlignedBuffer<UInt64>
+    /// On a shard of a partitioned graph: the states whose rows other shards hold.
+    @usableFromInline let foreignBits: AlignedBuffer<UInt64>?
     private let startRecords: AlignedBuffer<AliasRecord>?
 
+    /// - Parameter foreign: on a shard of a partitioned graph, one bit per state (as a
+    ///   `TargetSet`'s) for the states whose rows `graph` lacks; walks then run with
+    ///   `runSegment`.
     public init(
-        graph: WalkGraph, start: StartDistribution, target: TargetSet, maxSteps: UInt64, seed: UInt64
+        graph: WalkGraph, start: StartDistribution, target: TargetSet, maxSteps: UInt64, seed: UInt64,
+        foreign: [UInt64]? = nil
     ) throws(WalkError) {
         let n = graph.stateCount
         guard start.states.allSatisfy({ (0..<n).contains($0) }) else {
@@ -65,9 +71,13 @@ public final class WalkTask: @unchecked Sendable {
         guard target.bits.count == (n + 63) / 64, target.states.allSatisfy({ (0..<n).contains($0) }) else {
             throw WalkError(.mismatch, "the target set was made for another number of states than the graph's \(n)")
         }
+        guard foreign.map({ $0.count == target.bits.count }) ?? true else {
+            throw WalkError(.mismatch, "the foreign states were given for another number of states than the graph's \(n)")
+        }
         self.graph = graph
         self.maxSteps = maxSteps
         self.seed = seed
+        foreignBits = try foreign.map { bits throws(WalkError) in try AlignedBuffer(bits) }
         singleTarget = target.states.count == 1 ? UInt32(target.states[0]) : nil
         targetBits = try AlignedBuffer(target.bits)
         if let x = start.pointMass {
@@ -100,9 +110,52 @@ public final class WalkTask: @unchecked Sendable {
         let walkers = walkers ?? defaultWalkers
         guard walks.lowerBound >= 0 else { throw WalkError(.badArgument, "walk indices start at 0, got \(walks)") }
         guard walkers >= 1 else { throw WalkError(.badArgument, "walkers per thread must be at least 1, got \(walkers)") }
+        guard foreignBits == nil else {
+            throw WalkError(.badArgument, "this task holds one shard of a partitioned graph: run its walks with runSegment")
+        }
         var o = try Observer(graph: graph, walkers: Swift.max(1, Swift.min(walkers, walks.count)))
-        let (times, steps) = withExtendedLifetime(self) { walk(walks, walkers: walkers, observer: &o) }
+        let (times, steps, _) = withExtendedLifetime(self) {
+            walk(Migrants(), walks, walkers: walkers, observer: &o)
+        }
         return WalkResult(hittingTimes: times, steps: steps, statistics: o.statistics())
+    }
+
+    /// On a shard: runs the walks `arrivals` and then `walks` until each hits, reaches the
+    /// cap, or is about to step from another shard's state. Returns the statistics of the
+    /// walks that ended here and the walks that left. Arrivals are checked first: each
+    /// must be at a state of this shard, outside the target, with steps left, and carry
+    /// its observer's state.
+    public func runSegment<Observer: WalkObserver>(
+        arrivals: Migrants, walks: Range<Int>, walkers: Int? = nil, observer: Observer.Type = HittingTimeObserver.self
+    ) throws(WalkError) -> (result: WalkResult<Observer.Statistics>, departures: Migrants) {
+        let walkers = walkers ?? defaultWalkers
+        guard let foreignBits else {
+            throw WalkError(.badArgument, "runSegment needs a shard of a partitioned graph; this task holds the whole graph")
+        }
+        guard walks.lowerBound >= 0 else { throw WalkError(.badArgument, "walk indices start at 0, got \(walks)") }
+        guard walkers >= 1 else { throw WalkError(.badArgument, "walkers per thread must be at least 1, got \(walkers)") }
+        var o = try Observer(graph: graph, walkers: Swift.max(1, Swift.min(walkers, walks.count + arrivals.count)))
+        let border = ForeignStates(bits: foreignBits.base), hit = BitsetHit(bits: targetBits.base)
+        for (i, walk) in arrivals.walks.enumerated() {
+            let problem: String? =
+                if walk.state >= UInt64(graph.stateCount) {
+                    "state \(walk.state) is outside the graph's \(graph.stateCount) states"
+                } else if border.isForeign(UInt32(walk.state)) {
+                    "state \(walk.state) belongs to another shard"
+                } else if hit.contains(UInt32(walk.state)) {
+                    "state \(walk.state) is in the target, where the walk would have ended"
+                } else if walk.left == 0 || walk.left > maxSteps {
+                    "\(walk.left) steps left, not in 1...\(maxSteps)"
+                } else {
+                    o.problem(
+                        resuming: arrivals.words[walk.observer], at: UInt32(walk.state), steps: maxSteps - walk.left)
+                }
+            if let problem { throw WalkError(.mismatch, "arriving walk \(i) (index \(walk.index)): \(problem)") }
+        }
+        let (times, steps, departures) = withExtendedLifetime(self) {
+            walk(arrivals, walks, walkers: walkers, observer: &o)
+        }
+        return (WalkResult(hittingTimes: times, steps: steps, statistics: o.statistics()), departures)
     }
 
     /// Runs walks `0..<walks` on `threads` threads in batches of `batchSize` consecutive
@@ -132,22 +185,22 @@ public final class WalkTask: @unchecked Sendable {
         return result
     }
 
-    /// Picks the kernel specialisation for this graph and target.
+    /// Picks the kernel specialisation for this graph, target and border.
     @inlinable
     func walk<Observer: WalkObserver>(
-        _ walks: Range<Int>, walkers: Int, observer: inout Observer
-    ) -> (IntegerSampleAccumulator, UInt64) {
+        _ arrivals: Migrants, _ walks: Range<Int>, walkers: Int, observer: inout Observer
+    ) -> (IntegerSampleAccumulator, UInt64, Migrants) {
         let view = graph.view
         switch graph.uniformLayout {
         case .none:
-            return walk(walks, walkers: walkers, uniform: NoUniformSlots(), observer: &observer)
+            return walk(arrivals, walks, walkers: walkers, uniform: NoUniformSlots(), observer: &observer)
         case .contiguous:
             return walk(
-                walks, walkers: walkers, uniform: ContiguousUniformSlots(memberOffsets: view.memberOffsets!),
+                arrivals, walks, walkers: walkers, uniform: ContiguousUniformSlots(memberOffsets: view.memberOffsets!),
                 observer: &observer)
         case .members:
             return walk(
-                walks, walkers: walkers,
+                arrivals, walks, walkers: walkers,
                 uniform: MemberUniformSlots(memberOffsets: view.memberOffsets!, members: view.members!),
                 observer: &observer)
         }
@@ -155,16 +208,25 @@ public final class WalkTask: @unchecked Sendable {
 
     @inlinable
     func walk<Uniform: UniformSlots, Observer: WalkObserver>(
-        _ walks: Range<Int>, walkers: Int, uniform: Uniform, observer: inout Observer
-    ) -> (IntegerSampleAccumulator, UInt64) {
+        _ arrivals: Migrants, _ walks: Range<Int>, walkers: Int, uniform: Uniform, observer: inout Observer
+    ) -> (IntegerSampleAccumulator, UInt64, Migrants) {
+        if let foreignBits {
+            // Shards are the rare, large-graph case: one specialisation (bitset target) is enough.
+            return arrivals.words.withUnsafeBufferPointer { words in
+                WalkKernel.run(
+                    graph: graph.view, uniform: uniform, hit: BitsetHit(bits: targetBits.base),
+                    border: ForeignStates(bits: foreignBits.base), start: start, seed: seed, maxSteps: maxSteps,
+                    arrivals: (words, arrivals.count), walks: walks, walkers: walkers, observer: &observer)
+            }
+        }
         if let state = singleTarget {
             return WalkKernel.run(
-                graph: graph.view, uniform: uniform, hit: SingleStateHit(state: state), start: start, seed: seed,
-                maxSteps: maxSteps, walks: walks, walkers: walkers, observer: &observer)
+                graph: graph.view, uniform: uniform, hit: SingleStateHit(state: state), border: NoBorder(), start: start,
+                seed: seed, maxSteps: maxSteps, walks: walks, walkers: walkers, observer: &observer)
         }
         return WalkKernel.run(
-            graph: graph.view, uniform: uniform, hit: BitsetHit(bits: targetBits.base), start: start, seed: seed,
-            maxSteps: maxSteps, walks: walks, walkers: walkers, observer: &observer)
+            graph: graph.view, uniform: uniform, hit: BitsetHit(bits: targetBits.base), border: NoBorder(), start: start,
+            seed: seed, maxSteps: maxSteps, walks: walks, walkers: walkers, observer: &observer)
     }
 }
 

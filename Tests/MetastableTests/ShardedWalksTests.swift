@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+@testable import Metastable
+
+/// Partitioned graphs: walks cut into segments on shards, migrating between them, give the
+/// statistics of the whole-graph run bit for bit; migrants that cannot be a walk of the
+/// shard are refused by name.
+@Suite("ShardedWalks")
+struct ShardedWalksTests {
+    static func chain(kernel: DenseKernel, topology: Topology = .chain) throws -> Chain {
+        try GeneratorSpec(
+            clusters: 6, clusterSize: 20, kernel: kernel, topology: topology, sources: 2, epsilon: .fixed(0.02), decoys: 1,
+            seed: 3
+        ).generate()
+    }
+
+    static func replicated(_ chain: Chain, _ start: StartDistribution, _ target: TargetSet, walks: Int) throws -> MonteCarloOutcome {
+        let task = try WalkTask(graph: WalkGraph(chain), start: start, target: target, maxSteps: 1 << 30, seed: 11)
+        return try task.outcome(walks: walks, threads: 2, batchSize: 97, observeClusters: chain.clusters != nil)
+    }
+
+    @Test(arguments: [(DenseKernel.uniform, 2), (.uniform, 3), (.permutations(3), 4), (.ring(2), 6), (.permutations(3), 1)])
+    func shardedEqualsReplicated(kernel: DenseKernel, shards: Int) throws {
+        let chain = try Self.chain(kernel: kernel, topology: .complete)
+        let start = try StartDistribution(state: 5, stateCount: chain.stateCount)
+        let target = try TargetSet(cluster: 5, of: chain)
+        let sharded = try ShardedWalks(chain: chain, start: start, target: target, shards: shards, maxSteps: 1 << 30, seed: 11)
+        let (outcome, migrations) = try sharded.outcome(walks: 1000, batchSize: 97, threads: 2)
+        let expected = try Self.replicated(chain, start, target, walks: 1000)
+        #expect(outcome == expected)
+        #expect(outcome.hittingTimes.count == 1000)
+        // Every walk crosses at least one cluster boundary between shards, unless one shard holds all.
+        #expect(shards == 1 ? migrations == 0 : migrations >= 1)
+        #expect(sharded.partition.edges.reduce(0, +) == (try WalkGraph(chain)).recordCount)
+    }
+
+    @Test func censoredWalksAndSpreadStartsMatchToo() throws {
+        let chain = try Self.chain(kernel: .permutations(3), topology: .complete)
+        let weights = stride(from: 0, to: 100, by: 7).map { (state: $0, weight: Double($0 % 5 + 1)) }
+        let start = try StartDistribution(weights: weights, stateCount: chain.stateCount)
+        let target = try TargetSet(cluster: 5, of: chain)
+        for maxSteps: UInt64 in [1, 40, 400] {
+            let sharded = try ShardedWalks(chain: chain, start: start, target: target, shards: 3, maxSteps: maxSteps, seed: 11)
+            let task = try WalkTask(graph: WalkGraph(chain), start: start, target: target, maxSteps: maxSteps, seed: 11)
+            let expected = try task.outcome(walks: 700, threads: 1, batchSize: 64, observeClusters: true)
+            #expect(try sharded.outcome(walks: 700, batchSize: 64, threads: 2).outcome == expected)
+        }
+    }
+
+    @Test func partitionBalancesEdgesByWholeClusters() throws {
+        let chain = try Self.chain(kernel: .permutations(3))
+        let partition = try GraphPartition(chain, shards: 4)
+        #expect(Set(partition.shardOfCluster).count == 4)
+        for x in 0..<chain.stateCount {
+            #expect(partition.shard(ofState: x) == Int(partition.shardOfCluster[Int(chain.clusters!.labels[x])]))
+        }
+        // Six clusters of nearly equal size on four shards: no shard holds more than two.
+        #expect(partition.edges.max()! <= 2 * partition.edges.min()! + 8)
+        #expect(throws: WalkError.self) { try GraphPartition(chain, shards: 7) }
+    }
+
+    @Test func badArrivalsAreRefusedByName() throws {
+        let chain = try Self.chain(kernel: .uniform)
+        let start = try StartDistribution(state: 0, stateCount: chain.stateCount)
+        let target = try TargetSet(cluster: 5, of: chain)
+        let sharded = try ShardedWalks(chain: chain, start: start, target: target, shards: 2, maxSteps: 1000, seed: 1)
+        let mine = (0..<chain.stateCount).first { sharded.partition.shard(ofState: $0) == 0 && !target.contains($0) }!
+        let theirs = (0..<chain.stateCount).first { sharded.partition.shard(ofState: $0) == 1 }!
+        let label = UInt64(chain.clusters!.labels[mine])
+        func migrant(state: Int, left: UInt64 = 10, observer: [UInt64]? = nil) throws -> Migrants {
+            let words = observer ?? [label, 3, 0, 1, label]
+            return try Migrants(words: [7, UInt64(state), 1, 2, 3, 4, left, UInt64(words.count)] + words)
+        }
+        let good = try sharded.run(Segment(shard: 0, arrivals: try migrant(state: mine)))
+        #expect(good.outcome.hittingTimes.count + UInt64(good.departureCount) == 1)
+        let cases: [(Migrants, String)] = [
+            (try migrant(state: chain.stateCount + 4), "outside the graph"),
+            (try migrant(state: theirs), "another shard"),
+            (try migrant(state: mine, left: 0), "steps left"),
+            (try migrant(state: mine, left: 5000), "steps left"),
+            (try migrant(state: mine, observer: [label, 3, 0, 2, label]), "lists 1"),
+            (try migrant(state: mine, observer: [label + 1, 3, 0, 1, label + 1]), "cluster"),
+            (try migrant(state: mine, observer: [label, 999, 0, 1, label]), "exceed"),
+        ]
+        for (arrivals, needle) in cases {
+            let error = #expect(throws: WalkError.self) { try sharded.run(Segment(shard: 0, arrivals: arrivals)) }
+            #expect(error?.description.contains(needle) == true, "\(error.map { "\($0)" } ?? "no error") should say \(needle)")
+        }
+        #expect(throws: MigrationError.self) { try Migrants(words: [1, 2, 3]) }
+        #expect(throws: MigrationError.self) { try Migrants(words: [1, 2, 3, 4, 5, 6, 7, 99]) }
+        #expect(throws: WalkError.self) { try sharded.run(Segment(shard: 2, walks: 0..<4)) }
+    }
+}
