@@ -156,7 +156,7 @@ public struct ClusterObserver: WalkObserver {
         let c = labels[Int(state)]
         current[w] = c
         pending[w] = 0
-        hard[w] = words[2]
+        hard[w] = 0
         visited[w] = 1
         let r = row[w]
         epoch[r] &+= 1
