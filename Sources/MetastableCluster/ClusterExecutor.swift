@@ -16,7 +16,9 @@ public struct ClusterCheckpoint: Codable, Sendable {
 
 /// Runs each grid point of a hitting-time experiment as one round on the workers of a
 /// coordinator: batch b of the point is lease b of the round, and the results merge in batch
-/// order, so the outcome is the one `LocalExecutor` computes, whoever ran which batch. The
+/// order, so the outcome is the one `LocalExecutor` computes, whoever ran which batch. On a
+/// partitioned chain the round also holds the segments of walks that moved between shards;
+/// their counts merge exactly, so the outcome is again the same. The
 /// rounds of an algorithm experiment are numbered across the job; their leases carry the
 /// round's input, and the outputs come back in batch order.
 ///
@@ -72,7 +74,7 @@ public final class ClusterExecutor: WalkExecutor, @unchecked Sendable {
             return UInt64(walks.lowerBound)..<UInt64(walks.upperBound)
         }
         let results = try coordinator.runRound(
-            point.index, batches: batches,
+            point.index, batches: batches, shards: point.spec.shards,
             progress: { p in
                 progress(WalkProgress(
                     batchesDone: p.batchesDone, batchCount: p.batchesTotal, walksDone: Int(p.walksDone), steps: p.steps))

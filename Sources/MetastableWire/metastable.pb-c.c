@@ -277,6 +277,96 @@ void   metastable__wire__task__free_unpacked
   assert(message->base.descriptor == &metastable__wire__task__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   metastable__wire__segment__init
+                     (Metastable__Wire__Segment         *message)
+{
+  static const Metastable__Wire__Segment init_value = METASTABLE__WIRE__SEGMENT__INIT;
+  *message = init_value;
+}
+size_t metastable__wire__segment__get_packed_size
+                     (const Metastable__Wire__Segment *message)
+{
+  assert(message->base.descriptor == &metastable__wire__segment__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t metastable__wire__segment__pack
+                     (const Metastable__Wire__Segment *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &metastable__wire__segment__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t metastable__wire__segment__pack_to_buffer
+                     (const Metastable__Wire__Segment *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &metastable__wire__segment__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Metastable__Wire__Segment *
+       metastable__wire__segment__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Metastable__Wire__Segment *)
+     protobuf_c_message_unpack (&metastable__wire__segment__descriptor,
+                                allocator, len, data);
+}
+void   metastable__wire__segment__free_unpacked
+                     (Metastable__Wire__Segment *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &metastable__wire__segment__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   metastable__wire__departure__init
+                     (Metastable__Wire__Departure         *message)
+{
+  static const Metastable__Wire__Departure init_value = METASTABLE__WIRE__DEPARTURE__INIT;
+  *message = init_value;
+}
+size_t metastable__wire__departure__get_packed_size
+                     (const Metastable__Wire__Departure *message)
+{
+  assert(message->base.descriptor == &metastable__wire__departure__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t metastable__wire__departure__pack
+                     (const Metastable__Wire__Departure *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &metastable__wire__departure__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t metastable__wire__departure__pack_to_buffer
+                     (const Metastable__Wire__Departure *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &metastable__wire__departure__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Metastable__Wire__Departure *
+       metastable__wire__departure__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Metastable__Wire__Departure *)
+     protobuf_c_message_unpack (&metastable__wire__departure__descriptor,
+                                allocator, len, data);
+}
+void   metastable__wire__departure__free_unpacked
+                     (Metastable__Wire__Departure *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &metastable__wire__departure__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   metastable__wire__round_input__init
                      (Metastable__Wire__RoundInput         *message)
 {
@@ -1132,7 +1222,7 @@ const ProtobufCMessageDescriptor metastable__wire__graph_chunk__descriptor =
   (ProtobufCMessageInit) metastable__wire__graph_chunk__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor metastable__wire__task__field_descriptors[7] =
+static const ProtobufCFieldDescriptor metastable__wire__task__field_descriptors[8] =
 {
   {
     "job_id",
@@ -1218,6 +1308,18 @@ static const ProtobufCFieldDescriptor metastable__wire__task__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "segment",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Metastable__Wire__Task, segment),
+    &metastable__wire__segment__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned metastable__wire__task__field_indices_by_name[] = {
   1,   /* field[1] = batch_id */
@@ -1225,13 +1327,14 @@ static const unsigned metastable__wire__task__field_indices_by_name[] = {
   0,   /* field[0] = job_id */
   5,   /* field[5] = policy_version */
   4,   /* field[4] = round */
+  7,   /* field[7] = segment */
   3,   /* field[3] = walk_hi */
   2,   /* field[2] = walk_lo */
 };
 static const ProtobufCIntRange metastable__wire__task__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor metastable__wire__task__descriptor =
 {
@@ -1241,11 +1344,113 @@ const ProtobufCMessageDescriptor metastable__wire__task__descriptor =
   "Metastable__Wire__Task",
   "metastable.wire",
   sizeof(Metastable__Wire__Task),
-  7,
+  8,
   metastable__wire__task__field_descriptors,
   metastable__wire__task__field_indices_by_name,
   1,  metastable__wire__task__number_ranges,
   (ProtobufCMessageInit) metastable__wire__task__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor metastable__wire__segment__field_descriptors[2] =
+{
+  {
+    "shard",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Metastable__Wire__Segment, shard),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "arrivals",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Metastable__Wire__Segment, n_arrivals),
+    offsetof(Metastable__Wire__Segment, arrivals),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned metastable__wire__segment__field_indices_by_name[] = {
+  1,   /* field[1] = arrivals */
+  0,   /* field[0] = shard */
+};
+static const ProtobufCIntRange metastable__wire__segment__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor metastable__wire__segment__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "metastable.wire.Segment",
+  "Segment",
+  "Metastable__Wire__Segment",
+  "metastable.wire",
+  sizeof(Metastable__Wire__Segment),
+  2,
+  metastable__wire__segment__field_descriptors,
+  metastable__wire__segment__field_indices_by_name,
+  1,  metastable__wire__segment__number_ranges,
+  (ProtobufCMessageInit) metastable__wire__segment__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor metastable__wire__departure__field_descriptors[2] =
+{
+  {
+    "shard",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Metastable__Wire__Departure, shard),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "walks",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Metastable__Wire__Departure, n_walks),
+    offsetof(Metastable__Wire__Departure, walks),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned metastable__wire__departure__field_indices_by_name[] = {
+  0,   /* field[0] = shard */
+  1,   /* field[1] = walks */
+};
+static const ProtobufCIntRange metastable__wire__departure__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor metastable__wire__departure__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "metastable.wire.Departure",
+  "Departure",
+  "Metastable__Wire__Departure",
+  "metastable.wire",
+  sizeof(Metastable__Wire__Departure),
+  2,
+  metastable__wire__departure__field_descriptors,
+  metastable__wire__departure__field_indices_by_name,
+  1,  metastable__wire__departure__number_ranges,
+  (ProtobufCMessageInit) metastable__wire__departure__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor metastable__wire__round_input__field_descriptors[4] =
@@ -1376,7 +1581,7 @@ const ProtobufCMessageDescriptor metastable__wire__payload__descriptor =
   (ProtobufCMessageInit) metastable__wire__payload__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor metastable__wire__result__field_descriptors[8] =
+static const ProtobufCFieldDescriptor metastable__wire__result__field_descriptors[10] =
 {
   {
     "job_id",
@@ -1474,21 +1679,47 @@ static const ProtobufCFieldDescriptor metastable__wire__result__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "departures",
+    9,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Metastable__Wire__Result, n_departures),
+    offsetof(Metastable__Wire__Result, departures),
+    &metastable__wire__departure__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "segment_digest",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Metastable__Wire__Result, segment_digest),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned metastable__wire__result__field_indices_by_name[] = {
   1,   /* field[1] = batch_id */
   5,   /* field[5] = clusters_visited */
+  8,   /* field[8] = departures */
   4,   /* field[4] = hard_steps */
   3,   /* field[3] = hitting_time */
   0,   /* field[0] = job_id */
   7,   /* field[7] = payload */
+  9,   /* field[9] = segment_digest */
   2,   /* field[2] = steps */
   6,   /* field[6] = transitions */
 };
 static const ProtobufCIntRange metastable__wire__result__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor metastable__wire__result__descriptor =
 {
@@ -1498,7 +1729,7 @@ const ProtobufCMessageDescriptor metastable__wire__result__descriptor =
   "Metastable__Wire__Result",
   "metastable.wire",
   sizeof(Metastable__Wire__Result),
-  8,
+  10,
   metastable__wire__result__field_descriptors,
   metastable__wire__result__field_indices_by_name,
   1,  metastable__wire__result__number_ranges,

@@ -43,8 +43,8 @@ private struct Harness {
         receive(.task(.init(jobID: job, batchID: round << 32 | index, walks: walks ?? index * 96..<(index + 1) * 96, round: round)))
     }
 
-    mutating func finish(_ lease: WorkerLease, _ result: Result<RoundBatchOutput, BatchFailure>? = nil) -> [WorkerCore.Directive] {
-        core.batchFinished(ticket: lease.ticket, result ?? .success(RoundBatchOutput(outcome: MonteCarloOutcome(steps: 1000))), at: now)
+    mutating func finish(_ lease: WorkerLease, _ result: Result<WorkerOutput, BatchFailure>? = nil) -> [WorkerCore.Directive] {
+        core.batchFinished(ticket: lease.ticket, result ?? .success(WorkerOutput(RoundBatchOutput(outcome: MonteCarloOutcome(steps: 1000)))), at: now)
     }
 
     mutating func tick(at time: Duration) -> [WorkerCore.Directive] {
@@ -105,7 +105,7 @@ struct WorkerCoreTests {
 
         // A result frees a thread for the waiting lease and a credit for the next one.
         let outcome = MonteCarloOutcome(hittingTimes: IntegerSampleAccumulator(), steps: 1234)
-        let finished = h.finish(lease, .success(RoundBatchOutput(outcome: outcome)))
+        let finished = h.finish(lease, .success(WorkerOutput(RoundBatchOutput(outcome: outcome))))
         #expect(leases(finished).map(\.batchID) == [2])
         #expect(messages(finished) == [WireEnvelope(runID: "run-1", message: .result(.init(
             jobID: 7, batchID: 0, steps: 1234, hittingTime: outcome.hittingTimes)))])
@@ -248,7 +248,7 @@ struct WorkerCoreTests {
         // A graph file missing on this machine: the point cannot be prepared.
         #expect(h.job("chain: {graph: /nonexistent/metastable/g.mtx}\nwalks: 100", id: 9).isEmpty)
         let lease = try #require(leases(h.task(0, job: 9, walks: 0..<50)).first)
-        let failure = Result { try PreparedPoint(lease.job.plan, point: lease.point) }.map { _ in RoundBatchOutput() }
+        let failure = Result { try PreparedPoint(lease.job.plan, point: lease.point) }.map { _ in WorkerOutput(RoundBatchOutput()) }
             .mapError { BatchFailure.preparing($0) }
         let answer = messages(h.finish(lease, failure))
         guard case .error(let report)? = answer.first?.message else { Issue.record("no error: \(answer)"); return }

@@ -68,9 +68,10 @@ struct ShardedWalksTests {
         let theirs = (0..<chain.stateCount).first { sharded.partition.shard(ofState: $0) == 1 }!
         let label = UInt64(chain.clusters!.labels[mine])
         func migrant(state: Int, left: UInt64 = 10, observer: [UInt64]? = nil) throws -> Migrants {
-            let words = observer ?? [label, 3, 0, 1, label]
+            let words = observer ?? [label, 0, 1, label]
             return try Migrants(words: [7, UInt64(state), 1, 2, 3, 4, left, UInt64(words.count)] + words)
         }
+        #expect(try migrant(state: mine).count == 1)
         let good = try sharded.run(Segment(shard: 0, arrivals: try migrant(state: mine)))
         #expect(good.outcome.hittingTimes.count + UInt64(good.departureCount) == 1)
         let cases: [(Migrants, String)] = [
@@ -78,9 +79,10 @@ struct ShardedWalksTests {
             (try migrant(state: theirs), "another shard"),
             (try migrant(state: mine, left: 0), "steps left"),
             (try migrant(state: mine, left: 5000), "steps left"),
-            (try migrant(state: mine, observer: [label, 3, 0, 2, label]), "lists 1"),
-            (try migrant(state: mine, observer: [label + 1, 3, 0, 1, label + 1]), "cluster"),
-            (try migrant(state: mine, observer: [label, 999, 0, 1, label]), "exceed"),
+            (try migrant(state: mine, observer: [label, 0, 2, label]), "lists 1"),
+            (try migrant(state: mine, observer: [label + 1, 0, 1, label + 1]), "cluster"),
+            (try migrant(state: mine, observer: [label, 999, 1, label]), "exceed"),
+            (try migrant(state: mine, observer: [label, 0, 2, label, label + 1]), "hard steps"),
         ]
         for (arrivals, needle) in cases {
             let error = #expect(throws: WalkError.self) { try sharded.run(Segment(shard: 0, arrivals: arrivals)) }

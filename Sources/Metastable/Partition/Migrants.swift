@@ -1,3 +1,5 @@
+import CMetastableSupport
+
 /// Walks leaving one shard for another, with everything they need to go on where they
 /// arrive: the walk's index, the state it is about to step from, its generator, the steps
 /// left before the cap, and its observer's state. A walk's path depends on nothing else,
@@ -30,7 +32,7 @@ public struct Migrants: Sendable, Equatable {
                 throw MigrationError("walk \(count) of the migrants claims \(n) observer words, only \(words.count - at - Self.headerWords) follow")
             }
             at += Self.headerWords + Int(n)
-            walkCount += 1
+            count += 1
         }
         storage = words
         walkCount = count
@@ -77,6 +79,13 @@ public struct Migrants: Sendable, Equatable {
     public mutating func append(contentsOf other: Migrants) {
         storage.append(contentsOf: other.storage)
         walkCount += other.count
+    }
+
+    /// XXH64 of a segment made of these arrivals and the fresh walks `fresh`: what the
+    /// coordinator and a worker compare to agree on which version of a segment ran.
+    public func digest(fresh: Range<UInt64>) -> UInt64 {
+        let words = [fresh.lowerBound, fresh.upperBound] + storage
+        return words.withUnsafeBytes { ms_xxh64($0.baseAddress, $0.count, 0) }
     }
 
     /// Starts a walk's words; the observer appends its own, then `endWalk(countAt:)`.

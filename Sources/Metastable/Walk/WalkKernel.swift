@@ -192,6 +192,9 @@ struct WalkKernel<Uniform: UniformSlots, Hit: HitTest, Border: ShardBorder, Obse
         current[w] = UInt32(truncatingIfNeeded: arrivals[at &+ 1])
         random[w] = WalkRandom(state: (arrivals[at &+ 2], arrivals[at &+ 3], arrivals[at &+ 4], arrivals[at &+ 5]))
         left[w] = arrivals[at &+ 6]
+        // `steps` counts steps taken here: a walk ending or leaving adds all it has taken,
+        // so an arrival subtracts what it took before (wrapping; the total is exact).
+        steps &-= maxSteps &- left[w]
         let words = UnsafeBufferPointer(rebasing: arrivals[at &+ Migrants.headerWords..<at &+ Migrants.headerWords &+ n])
         observer.resume(walker: w, at: current[w], words: words)
         nextArrival = at &+ Migrants.headerWords &+ n
@@ -200,6 +203,7 @@ struct WalkKernel<Uniform: UniformSlots, Hit: HitTest, Border: ShardBorder, Obse
     /// The walk in slot `w` leaves for the shard holding its state's row.
     @inlinable @inline(never)
     mutating func depart(from w: Int) {
+        steps &+= maxSteps &- left[w]
         let position = departures.beginWalk(index: index[w], state: current[w], random: random[w], left: left[w])
         observer.export(walker: w, into: &departures.storage)
         departures.endWalk(countAt: position)

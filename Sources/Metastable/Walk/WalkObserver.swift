@@ -33,7 +33,7 @@ public protocol WalkObserver: SendableMetatype {
 
     /// The walk in slot `walker` leaves for another shard: append what `resume` needs to
     /// go on with it there. Its totals so far stay in this observer's statistics.
-    func export(walker: Int, into words: inout [UInt64])
+    mutating func export(walker: Int, into words: inout [UInt64])
     /// A walk that left another shard at `state` continues in slot `walker`, with the
     /// words `export` wrote, which `problem(resuming:at:)` has accepted.
     mutating func resume(walker: Int, at state: UInt32, words: UnsafeBufferPointer<UInt64>)
@@ -59,7 +59,7 @@ public struct HittingTimeObserver: WalkObserver {
     @inlinable @inline(__always) public mutating func end(walker: Int, steps: UInt64, censored: Bool) {}
     @inlinable @inline(__always) public mutating func move(walker from: Int, to: Int) {}
     @inlinable public func statistics() -> NoStatistics { NoStatistics() }
-    @inlinable public func export(walker: Int, into words: inout [UInt64]) {}
+    @inlinable public mutating func export(walker: Int, into words: inout [UInt64]) {}
     @inlinable public mutating func resume(walker: Int, at state: UInt32, words: UnsafeBufferPointer<UInt64>) {}
     public func problem(resuming words: ArraySlice<UInt64>, at state: UInt32, steps: UInt64) -> String? {
         words.isEmpty ? nil : "a walk that only records its hitting time carries no observer words, got \(words.count)"
@@ -221,42 +221,41 @@ public struct ClusterObserver: WalkObserver {
         (row[to], row[from]) = (row[from], row[to])
     }
 
-    /// `[cluster, pending steps, hard steps, clusters visited, the visited clusters]`: a
-    /// scan of the slot's stamp row, once per migration.
-    public func export(walker w: Int, into words: inout [UInt64]) {
-        words.append(contentsOf: [UInt64(current[w]), pending[w], hard[w], visited[w]])
+    /// `[cluster, hard steps, clusters visited, the visited clusters]`: a scan of the
+    /// slot's stamp row, once per migration. Steps not yet added to `stepsIn` are added
+    /// here, so that each shard's counts are of the steps taken on it.
+    public mutating func export(walker w: Int, into words: inout [UInt64]) {
+        stepsIn[Int(current[w])] &+= pending[w]
+        pending[w] = 0
+        words.append(contentsOf: [UInt64(current[w]), hard[w], visited[w]])
         let r = row[w]
         for k in 0..<clusterCount where stamps[r * clusterCount + k] == epoch[r] { words.append(UInt64(k)) }
     }
 
     public mutating func resume(walker w: Int, at state: UInt32, words: UnsafeBufferPointer<UInt64>) {
         begin(walker: w, at: state)
-        current[w] = UInt32(truncatingIfNeeded: words[0])
-        pending[w] = words[1]
-        hard[w] = words[2]
-        visited[w] = words[3]
+        hard[w] = words[1]
+        visited[w] = words[2]
         let r = row[w]
-        for k in words[4...] { stamps[r * clusterCount + Int(k)] = epoch[r] }
+        for k in words[3...] { stamps[r * clusterCount + Int(k)] = epoch[r] }
     }
 
     public func problem(resuming words: ArraySlice<UInt64>, at state: UInt32, steps: UInt64) -> String? {
-        guard words.count >= 4 else { return "cluster observer words: \(words.count), at least 4 needed" }
+        guard words.count >= 3 else { return "cluster observer words: \(words.count), at least 3 needed" }
         let w = Array(words), label = UInt64(labels[Int(state)])
         guard w[0] == label else { return "the walk's cluster \(w[0]) is not its state \(state)'s cluster \(label)" }
-        guard w[3] >= 1, w[3] == UInt64(w.count - 4) else {
-            return "the walk visited \(w[3]) clusters but lists \(w.count - 4)"
+        guard w[2] >= 1, w[2] == UInt64(w.count - 3) else {
+            return "the walk visited \(w[2]) clusters but lists \(w.count - 3)"
         }
-        let listed = w[4...]
+        let listed = w[3...]
         guard listed.allSatisfy({ $0 < UInt64(clusterCount) }) else {
             return "a visited cluster is not below the chain's \(clusterCount)"
         }
         guard zip(listed, listed.dropFirst()).allSatisfy({ $0 < $1 }), listed.contains(label) else {
             return "the visited clusters are not increasing or leave out the current one"
         }
-        guard w[2] >= w[3] - 1 else { return "\(w[3]) clusters visited with only \(w[2]) hard steps" }
-        guard w[1] <= steps, w[2] <= steps else {
-            return "pending steps \(w[1]) or hard steps \(w[2]) exceed the walk's \(steps) steps"
-        }
+        guard w[1] >= w[2] - 1 else { return "\(w[2]) clusters visited with only \(w[1]) hard steps" }
+        guard w[1] <= steps else { return "hard steps \(w[1]) exceed the walk's \(steps) steps" }
         return nil
     }
 

@@ -6,7 +6,8 @@ import Synchronization
 public struct WalkResult<Statistics: WalkStatistics>: Sendable, Equatable {
     /// τ of each walk that hit; the cap, counted in `censoredCount`, for each that did not.
     public var hittingTimes: IntegerSampleAccumulator
-    /// Steps taken by all walks, censored ones included.
+    /// Steps taken by all walks, censored ones included (on a shard: the steps taken there,
+    /// by the walks that ended there and the ones that left).
     public var steps: UInt64
     public var statistics: Statistics
 

@@ -46,6 +46,8 @@ public struct RoundProgress: Sendable {
     public var walksDone: UInt64
     public var walksTotal: UInt64
     public var steps: UInt64
+    /// Walks that moved between shards in this round (partitioned chains).
+    public var migrations: Int
     public var statistics: CoordinatorStatistics
 }
 
@@ -126,12 +128,22 @@ public final class Coordinator {
     /// Runs round `round` to completion and returns its results in batch order. When the
     /// coordinator was restored from a checkpoint of this very round, only the batches not
     /// yet done run. `abort` is asked on every tick; a message from it stops the round.
+    /// With `shards`, the chain is partitioned (see `CoordinatorCore.startRound`), and the
+    /// results include the segments of walks that moved between shards.
     public func runRound(
         _ round: Int, batches: [Range<UInt64>], policyVersion: UInt64 = 0, input: WireMessage.RoundInput? = nil,
-        validator: (@Sendable (WireMessage.BatchResult, _ batch: Int) -> String?)? = nil,
+        shards: Int? = nil, validator: (@Sendable (WireMessage.BatchResult, _ batch: Int) -> String?)? = nil,
         progress: (RoundProgress) -> Void = { _ in }, abort: () -> String? = { nil }
     ) throws -> [WireMessage.BatchResult] {
         let walksTotal = batches.reduce(UInt64(0)) { $0 + UInt64($1.count) }
+        // A start batch's walks are done with it unless the chain is partitioned: then a walk
+        // is done where it ends, which its segment's hitting times count.
+        func walks(_ result: WireMessage.BatchResult) -> UInt64 {
+            let index = Int(result.batchID & 0xFFFF_FFFF)
+            if shards != nil { return result.hittingTime.count }
+            return batches.indices.contains(index) ? UInt64(batches[index].count) : 0
+        }
+        let migrationsBefore = core.statistics.migrationsTotal
         var walksDone: UInt64 = 0
         var steps: UInt64 = 0
         var completed: [WireMessage.BatchResult]?
@@ -139,15 +151,16 @@ public final class Coordinator {
         if core.currentRound == round {
             // Restored from a checkpoint of this round: only the batches not yet done run.
             if core.isRoundComplete, let results = core.roundResults { return results }
-            for (index, result) in core.snapshot.results.enumerated() {
-                guard let result, batches.indices.contains(index) else { continue }
-                walksDone += UInt64(batches[index].count)
+            for result in core.snapshot.results {
+                guard let result else { continue }
+                walksDone += walks(result)
                 steps += result.steps
             }
             logger.info("resuming round", metadata: ["round": "\(round)", "batches_done": "\(core.statistics.batchesDone)"])
         } else {
             try perform(
-                core.startRound(round, batches: batches, policyVersion: policyVersion, input: input, at: now), into: &completed)
+                core.startRound(round, batches: batches, policyVersion: policyVersion, input: input, shards: shards, at: now),
+                into: &completed)
         }
 
         var poller = ZMQPoller()
@@ -169,8 +182,7 @@ public final class Coordinator {
                     if core.statistics.batchesDone > before, case .message(_, let envelope, _) = event,
                         case .result(let result) = envelope.message
                     {
-                        let index = Int(result.batchID & 0xFFFF_FFFF)
-                        walksDone += batches.indices.contains(index) ? UInt64(batches[index].count) : 0
+                        walksDone += walks(result)
                         steps += result.steps
                     }
                     if completed != nil { break }
@@ -181,8 +193,9 @@ public final class Coordinator {
                 try perform(core.handle(.tick(at: now)), into: &completed)
                 if let reason = core.failure ?? abort() { throw CoordinatorError(reason) }
                 let state = RoundProgress(
-                    round: round, batchesDone: core.statistics.batchesDone, batchesTotal: batches.count,
-                    walksDone: walksDone, walksTotal: walksTotal, steps: steps, statistics: core.statistics)
+                    round: round, batchesDone: core.statistics.batchesDone, batchesTotal: core.statistics.batchesTotal,
+                    walksDone: walksDone, walksTotal: walksTotal, steps: steps,
+                    migrations: core.statistics.migrationsTotal - migrationsBefore, statistics: core.statistics)
                 progress(state)
                 if clock.now - lastProgress >= options.progressInterval {
                     lastProgress = clock.now
@@ -191,9 +204,11 @@ public final class Coordinator {
             }
         }
         let state = RoundProgress(
-            round: round, batchesDone: batches.count, batchesTotal: batches.count, walksDone: walksTotal,
-            walksTotal: walksTotal, steps: steps, statistics: core.statistics)
+            round: round, batchesDone: core.statistics.batchesTotal, batchesTotal: core.statistics.batchesTotal,
+            walksDone: walksTotal, walksTotal: walksTotal, steps: steps,
+            migrations: core.statistics.migrationsTotal - migrationsBefore, statistics: core.statistics)
         progress(state)
+        if shards != nil { logMigrations(state, elapsed: clock.now - roundStart) }
         return completed ?? []
     }
 
@@ -271,6 +286,8 @@ public final class Coordinator {
         case .workerError(let peer, let report):
             logger.error(
                 "worker reported an error", metadata: ["peer": "\(peer)", "code": "\(report.code)", "error": "\(report.message)"])
+        case .shardAssigned(let shard, let peer):
+            logger.info("shard assigned", metadata: ["shard": .stringConvertible(shard), "peer": "\(peer)"])
         }
     }
 
@@ -289,6 +306,20 @@ public final class Coordinator {
                 "workers_live": .stringConvertible(p.statistics.workersLive),
                 "requeued_total": .stringConvertible(p.statistics.requeuedTotal),
                 "bad_messages_total": .stringConvertible(p.statistics.badMessagesTotal),
+                "migrations": .stringConvertible(p.migrations),
+                "migrations_per_s": .stringConvertible(Int(Double(p.migrations) / seconds)),
+            ])
+    }
+
+    /// The end of a round on a partitioned chain: how many walks moved, and how often.
+    private func logMigrations(_ p: RoundProgress, elapsed: Duration) {
+        let seconds = max(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18, 1e-9)
+        logger.info(
+            "migrations",
+            metadata: [
+                "event": "migrations", "round": .stringConvertible(p.round), "migrations": .stringConvertible(p.migrations),
+                "migrations_per_s": .stringConvertible(Int(Double(p.migrations) / seconds)),
+                "segments": .stringConvertible(p.batchesTotal), "seconds": .stringConvertible((seconds * 1000).rounded() / 1000),
             ])
     }
 

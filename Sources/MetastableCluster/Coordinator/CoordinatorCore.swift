@@ -21,6 +21,11 @@ import Metastable
 /// - A valid result for a batch not yet done is kept, whoever sends it: results are
 ///   deterministic per batch. Duplicates and results of earlier rounds are counted and
 ///   ignored; invalid ones are counted as bad and never kept.
+/// - On a partitioned chain each shard has one owner, and a worker is leased segments of
+///   the shards it owns only. Shards go to the workers holding the fewest, in join order;
+///   a dropped worker's shards move to the others, and a joining one takes shards from the
+///   busiest until no worker holds two more than another. Walks that leave a segment
+///   travel in the result and go out in a segment of their new shard.
 public struct CoordinatorCore: Sendable {
     public let runID: String
     /// Sent to every worker on HELLO.
@@ -29,6 +34,8 @@ public struct CoordinatorCore: Sendable {
 
     private var round: CoordinatorRound?
     private var table = WorkerTable()
+    /// On a partitioned chain, the owner of each shard.
+    private var shardOwners: [PeerID?] = []
     /// Set once `minWorkers` have joined; leasing then goes on whoever is left.
     private var leasingOpen = false
     private var shutdownReason: String?
@@ -57,6 +64,7 @@ public struct CoordinatorCore: Sendable {
     public init(restoring snapshot: CoordinatorSnapshot, config: CoordinatorConfig) {
         self.init(runID: snapshot.runID, job: snapshot.job, config: config)
         round = snapshot.restoredRound()
+        shardOwners = Array(repeating: nil, count: round?.shardCount ?? 0)
     }
 
     /// The round started last, nil before the first.
@@ -76,10 +84,14 @@ public struct CoordinatorCore: Sendable {
     /// Starts round `number` with these batches (batch `i` covers `batches[i]`) and returns
     /// the leases that can go out now. Batch `i`'s id on the wire is `number << 32 | i`.
     ///
+    /// With `shards`, the chain is partitioned: batch b runs on shard b mod `shards`, and the
+    /// walks that leave it come back as segments of other shards.
+    ///
     /// - Precondition: `number` fits in 32 bits and is above the previous round's, which is
     ///   complete; fewer than 2^32 batches. Does nothing after `finish`.
     public mutating func startRound(
-        _ number: Int, batches: [Range<UInt64>], policyVersion: UInt64, input: WireMessage.RoundInput? = nil, at now: UInt64
+        _ number: Int, batches: [Range<UInt64>], policyVersion: UInt64, input: WireMessage.RoundInput? = nil,
+        shards: Int? = nil, at now: UInt64
     ) -> [CoordinatorDirective] {
         guard shutdownReason == nil else { return [] }
         precondition(number >= 0 && number <= UInt32.max, "round \(number) does not fit a batch id")
@@ -88,10 +100,14 @@ public struct CoordinatorCore: Sendable {
             precondition(round.isComplete, "round \(round.number) is not complete")
             precondition(number > round.number, "round \(number) does not follow round \(round.number)")
         }
-        round = CoordinatorRound(number: number, policyVersion: policyVersion, input: input, walks: batches)
+        round = CoordinatorRound(number: number, policyVersion: policyVersion, input: input, walks: batches, shards: shards)
+        var out: [CoordinatorDirective] = []
+        if shardOwners.count != shards ?? 0 {
+            shardOwners = Array(repeating: nil, count: shards ?? 0)
+            assignShards(into: &out)
+        }
         refusals = [:]
         lastCheckpoint = now
-        var out: [CoordinatorDirective] = []
         if batches.isEmpty { completeRound(at: now, into: &out) }
         leaseToAll(at: now, into: &out)
         return out
@@ -123,6 +139,7 @@ public struct CoordinatorCore: Sendable {
         let peers = table.workers.map(\.peer)
         for index in table.workers.flatMap(\.leases) { round?.requeue(index) }
         table = WorkerTable()
+        shardOwners = shardOwners.map { _ in nil }
         toldToShutDown = Set(peers)
         return peers.map { .send(to: $0, .shutdown(.init(reason: reason))) }
     }
@@ -132,7 +149,8 @@ public struct CoordinatorCore: Sendable {
     public var snapshot: CoordinatorSnapshot {
         CoordinatorSnapshot(
             runID: runID, job: job, round: round?.number, policyVersion: round?.policyVersion ?? 0,
-            input: round?.input, batches: round?.walks ?? [], results: round?.results ?? [])
+            input: round?.input, batches: round.map { Array($0.walks.prefix($0.startBatchCount)) } ?? [],
+            shards: round?.shardCount, segments: round?.segments ?? [], results: round?.results ?? [])
     }
 
     public var statistics: CoordinatorStatistics {
@@ -142,6 +160,10 @@ public struct CoordinatorCore: Sendable {
         statistics.batchesLeased = round?.leasedCount ?? 0
         statistics.batchesTotal = round?.walks.count ?? 0
         return statistics
+    }
+
+    /// Who owns each shard of a partitioned chain (empty otherwise).
+    public var shardOwnership: [PeerID?] { shardOwners
     }
 
     // MARK: - Events
@@ -191,6 +213,7 @@ public struct CoordinatorCore: Sendable {
         let credits = Int(min(hello.credits, config.maxCreditsPerWorker))
         let slot = table.add(Worker(peer: peer, credits: credits, lastHeard: now, lastSent: now))
         out.append(.log(.workerJoined(peer, hello)))
+        assignShards(into: &out)
         send(.job(job), toWorkerAt: slot, at: now, into: &out)
         if !leasingOpen, table.workers.count >= config.minWorkers {
             leasingOpen = true
@@ -238,6 +261,7 @@ public struct CoordinatorCore: Sendable {
         }
         let holder = round?.complete(index, with: result)
         counters.resultsTotal += 1
+        counters.migrationsTotal += result.departures.reduce(0) { $0 + $1.walks.count }
         resultsSinceCheckpoint = true
         // The holder may be another worker than the sender (the batch was requeued): either
         // way its credit comes back.
@@ -245,6 +269,8 @@ public struct CoordinatorCore: Sendable {
             table.workers[slot].leases.removeAll { $0 == index }
             fillCredits(ofWorkerAt: slot, at: now, into: &out)
         }
+        // Walks that left went into segments of their new shards.
+        if !result.departures.isEmpty { leaseToAll(at: now, into: &out) }
         if isRoundComplete {
             completeRound(at: now, into: &out)
         } else {
@@ -271,7 +297,10 @@ public struct CoordinatorCore: Sendable {
     private mutating func fillCredits(ofWorkerAt slot: Int, at now: UInt64, into out: inout [CoordinatorDirective]) {
         guard leasingOpen else { return }
         let peer = table.workers[slot].peer
-        while table.workers[slot].leases.count < table.workers[slot].credits, let index = round?.leaseNext(to: peer) {
+        let shards = shardOwners.indices.filter { shardOwners[$0] == peer }
+        while table.workers[slot].leases.count < table.workers[slot].credits,
+            let index = round?.leaseNext(to: peer, shards: shards)
+        {
             table.workers[slot].leases.append(index)
             if let lease = round?.lease(index, jobID: job.jobID) {
                 send(.task(lease), toWorkerAt: slot, at: now, into: &out)
@@ -292,11 +321,36 @@ public struct CoordinatorCore: Sendable {
     @discardableResult
     private mutating func drop(_ peer: PeerID, into out: inout [CoordinatorDirective]) -> Bool {
         guard let worker = table.remove(peer) else { return false }
+        for s in shardOwners.indices where shardOwners[s] == peer { shardOwners[s] = nil }
+        assignShards(into: &out)
         let requeued = worker.leases.sorted()
         for index in requeued { round?.requeue(index) }
         counters.requeuedTotal += requeued.count
         out.append(.log(.workerDropped(peer, requeued: requeued.compactMap { round?.batchID($0) })))
         return true
+    }
+
+    /// Gives every shard without an owner to the worker holding the fewest (earliest
+    /// joined first), then moves shards from the busiest worker to the idlest while they
+    /// differ by two or more. The caller leases afterwards.
+    private mutating func assignShards(into out: inout [CoordinatorDirective]) {
+        guard !shardOwners.isEmpty, !table.workers.isEmpty else { return }
+        func held() -> [Int] { table.workers.map { w in shardOwners.count { $0 == w.peer } } }
+        for s in shardOwners.indices where shardOwners[s] == nil {
+            let counts = held()
+            let idlest = counts.indices.min { (counts[$0], $0) < (counts[$1], $1) }!
+            shardOwners[s] = table.workers[idlest].peer
+            out.append(.log(.shardAssigned(shard: s, to: table.workers[idlest].peer)))
+        }
+        while true {
+            let counts = held()
+            let busiest = counts.indices.max { (counts[$0], -$0) < (counts[$1], -$1) }!
+            let idlest = counts.indices.min { (counts[$0], $0) < (counts[$1], $1) }!
+            guard counts[busiest] - counts[idlest] >= 2 else { return }
+            let s = shardOwners.lastIndex { $0 == table.workers[busiest].peer }!
+            shardOwners[s] = table.workers[idlest].peer
+            out.append(.log(.shardAssigned(shard: s, to: table.workers[idlest].peer)))
+        }
     }
 
     // MARK: - Helpers
@@ -357,8 +411,14 @@ public struct CoordinatorCore: Sendable {
             return problems
         }
         problems += round.invariantViolations(leases: table.workers.map { ($0.peer, $0.leases) })
-        if leasingOpen, round.queuedCount > 0, let idle = table.workers.first(where: { $0.leases.count < $0.credits }) {
-            problems.append("\(idle.peer) has unused credit while \(round.queuedCount) batches are queued")
+        for worker in table.workers where leasingOpen && worker.leases.count < worker.credits {
+            let shards = round.shardCount == nil ? [0] : shardOwners.indices.filter { shardOwners[$0] == worker.peer }
+            if shards.contains(where: { round.hasQueued(onShard: $0) }) {
+                problems.append("\(worker.peer) has unused credit while batches it may run are queued")
+            }
+        }
+        if round.shardCount != nil, !table.workers.isEmpty, shardOwners.contains(where: { $0.map { table.slot(of: $0) == nil } ?? true }) {
+            problems.append("a shard has no live owner: \(shardOwners)")
         }
         return problems
     }

@@ -9,7 +9,7 @@ import Metastable
 /// from the network, so restoring can trust it.
 public struct CoordinatorSnapshot: Sendable, Equatable {
     /// The version of the encoding; another does not decode.
-    public static let formatVersion = 2
+    public static let formatVersion = 3
 
     public let runID: String
     public let job: WireMessage.Job
@@ -18,14 +18,19 @@ public struct CoordinatorSnapshot: Sendable, Equatable {
     public let policyVersion: UInt64
     /// The round's task, for a round of an algorithm experiment.
     public let input: WireMessage.RoundInput?
-    /// The walk indices of each batch of the round.
+    /// The walk indices of each start batch of the round.
     public let batches: [Range<UInt64>]
-    /// One per batch, nil for those not done.
+    /// On a partitioned chain: the shard count, and the segments made so far of walks that
+    /// left others (batches `batches.count...`).
+    public let shards: Int?
+    public let segments: [(shard: Int, arrivals: Migrants)]
+    /// One per batch (segments included), nil for those not done.
     public let results: [WireMessage.BatchResult?]
 
     init(
         runID: String, job: WireMessage.Job, round: Int?, policyVersion: UInt64, input: WireMessage.RoundInput?,
-        batches: [Range<UInt64>], results: [WireMessage.BatchResult?]
+        batches: [Range<UInt64>], shards: Int? = nil, segments: [(shard: Int, arrivals: Migrants)] = [],
+        results: [WireMessage.BatchResult?]
     ) {
         self.runID = runID
         self.job = job
@@ -33,7 +38,15 @@ public struct CoordinatorSnapshot: Sendable, Equatable {
         self.policyVersion = policyVersion
         self.input = input
         self.batches = batches
+        self.shards = shards
+        self.segments = segments
         self.results = results
+    }
+
+    public static func == (a: CoordinatorSnapshot, b: CoordinatorSnapshot) -> Bool {
+        a.runID == b.runID && a.job == b.job && a.round == b.round && a.policyVersion == b.policyVersion
+            && a.input == b.input && a.batches == b.batches && a.shards == b.shards && a.results == b.results
+            && a.segments.elementsEqual(b.segments) { $0.shard == $1.shard && $0.arrivals == $1.arrivals }
     }
 
     /// The round with its done batches, or why the snapshot is inconsistent.
@@ -41,13 +54,30 @@ public struct CoordinatorSnapshot: Sendable, Equatable {
         guard let round else {
             return batches.isEmpty && results.isEmpty ? .success(nil) : .failure(.init("batches or results without a round"))
         }
-        guard round >= 0, round <= UInt32.max, batches.count <= 1 << 32 else {
-            return .failure(.init("round \(round) or \(batches.count) batches do not fit a batch id"))
+        let total = batches.count + segments.count
+        guard round >= 0, round <= UInt32.max, total <= 1 << 32 else {
+            return .failure(.init("round \(round) or \(total) batches do not fit a batch id"))
         }
-        guard results.count == batches.count else {
-            return .failure(.init("\(results.count) results for \(batches.count) batches"))
+        guard results.count == total else {
+            return .failure(.init("\(results.count) results for \(total) batches"))
         }
-        var restored = CoordinatorRound(number: round, policyVersion: policyVersion, input: input, walks: batches)
+        if let shards {
+            guard (1...GraphPartition.maxShards).contains(shards), segments.allSatisfy({ (0..<shards).contains($0.shard) }) else {
+                return .failure(.init("\(shards) shards, or a segment on none of them"))
+            }
+            // Every walk that left a done segment is in exactly one later segment.
+            let departed = results.reduce(0) { $0 + ($1?.departures.reduce(0) { $0 + $1.walks.count } ?? 0) }
+            let arrived = segments.reduce(0) { $0 + $1.arrivals.count }
+            guard departed == arrived else {
+                return .failure(.init("\(departed) walks left done segments, \(arrived) arrive in segments"))
+            }
+        } else if !segments.isEmpty {
+            return .failure(.init("segments without shards"))
+        }
+        var restored = CoordinatorRound(
+            number: round, policyVersion: policyVersion, input: input, walks: batches, shards: shards, segments: segments)
+        restored.restoring = true
+        defer { restored.restoring = false }
         for (index, result) in results.enumerated() {
             guard let result else { continue }
             guard result.jobID == job.jobID, result.batchID == restored.batchID(index) else {
@@ -56,6 +86,7 @@ public struct CoordinatorSnapshot: Sendable, Equatable {
             if let problem = restored.problem(with: result, at: index) { return .failure(.init(problem)) }
             _ = restored.complete(index, with: result)
         }
+        restored.restoring = false
         return .success(restored)
     }
 
@@ -73,7 +104,13 @@ public struct CoordinatorSnapshot: Sendable, Equatable {
 
 extension CoordinatorSnapshot: Codable {
     private enum CodingKeys: String, CodingKey {
-        case formatVersion, runID, job, round, policyVersion, input, batches, results
+        case formatVersion, runID, job, round, policyVersion, input, batches, shards, segments, results
+    }
+
+    /// A segment as stored: its shard and its arrivals' words.
+    private struct StoredSegment: Codable {
+        var shard: Int
+        var arrivals: [UInt64]
     }
 
     /// A round's input as stored: its payload as JSON numbers.
@@ -100,6 +137,16 @@ extension CoordinatorSnapshot: Codable {
             WireMessage.RoundInput(point: $0.point, task: RoundTask(round: $0.pointRound, stage: $0.stage, input: $0.payload))
         }
         batches = try container.decode([Range<UInt64>].self, forKey: .batches)
+        shards = try container.decodeIfPresent(Int.self, forKey: .shards)
+        var segments = [(shard: Int, arrivals: Migrants)]()
+        for stored in try container.decodeIfPresent([StoredSegment].self, forKey: .segments) ?? [] {
+            guard let arrivals = try? Migrants(words: stored.arrivals) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .segments, in: container, debugDescription: "a segment's arrivals are cut short")
+            }
+            segments.append((stored.shard, arrivals))
+        }
+        self.segments = segments
         // Results travel in their wire encoding (base64): JSON-encoding tens of thousands of
         // accumulators field by field made each checkpoint take seconds.
         var decoded = [WireMessage.BatchResult?]()
@@ -130,6 +177,10 @@ extension CoordinatorSnapshot: Codable {
             input.map { StoredInput(point: $0.point, pointRound: $0.task.round, stage: $0.task.stage, payload: $0.task.input) },
             forKey: .input)
         try container.encode(batches, forKey: .batches)
+        try container.encodeIfPresent(shards, forKey: .shards)
+        if shards != nil {
+            try container.encode(segments.map { StoredSegment(shard: $0.shard, arrivals: $0.arrivals.words) }, forKey: .segments)
+        }
         let encoded = results.map { result in
             result.map { Data(WireCodec.encode(WireEnvelope(runID: runID, message: .result($0)))).base64EncodedString() }
         }

@@ -77,6 +77,8 @@ public enum CoordinatorLogEvent: Sendable, Equatable {
     case unknownPeer(PeerID)
     /// A worker reported a failure; it is dropped and its leases requeued.
     case workerError(PeerID, WireMessage.ErrorReport)
+    /// A shard of a partitioned chain has a new owner.
+    case shardAssigned(shard: Int, to: PeerID)
 }
 
 public struct CoordinatorStatistics: Sendable, Equatable, Codable {
@@ -91,6 +93,8 @@ public struct CoordinatorStatistics: Sendable, Equatable, Codable {
     public var badMessagesTotal = 0
     /// Results accepted, one per batch of every round.
     public var resultsTotal = 0
+    /// Walks that moved between shards of a partitioned chain, since this core started.
+    public var migrationsTotal = 0
 
     public init() {}
 }

@@ -77,6 +77,13 @@ public enum WireCodec {
                         $0.payload = encode(input.task.input, in: arena)
                     }
                 }
+                $0.segment = task.segment.map { segment in
+                    arena.message(metastable__wire__segment__init) {
+                        $0.shard = UInt32(truncatingIfNeeded: segment.shard) // below GraphPartition.maxShards
+                        $0.n_arrivals = segment.arrivals.words.count
+                        $0.arrivals = arena.array(segment.arrivals.words)
+                    }
+                }
             }
         case .result(let result):
             c.verb_case = METASTABLE__WIRE__ENVELOPE__VERB_RESULT
@@ -89,6 +96,16 @@ public enum WireCodec {
                 $0.clusters_visited = result.clustersVisited.map { encode($0, in: arena) }
                 $0.transitions = result.transitions.map { encode($0, in: arena) }
                 $0.payload = result.payload.map { encode($0, in: arena) }
+                let departures = result.departures.map { departure in
+                    Optional(arena.message(metastable__wire__departure__init) {
+                        $0.shard = UInt32(truncatingIfNeeded: departure.shard)
+                        $0.n_walks = departure.walks.words.count
+                        $0.walks = arena.array(departure.walks.words)
+                    })
+                }
+                $0.n_departures = departures.count
+                $0.departures = arena.array(departures)
+                $0.segment_digest = result.segmentDigest
             }
         case .heartbeat(let heartbeat):
             c.verb_case = METASTABLE__WIRE__ENVELOPE__VERB_HEARTBEAT

@@ -86,7 +86,28 @@ enum WireDecoder {
                 return WireMessage.RoundInput(
                     point: Int(input.point),
                     task: RoundTask(round: Int(input.point_round), stage: Int(input.stage), input: vectors ?? RoundPayload()))
+            },
+            segment: try c.segment.map { p throws(WireError) in
+                let segment = p.pointee
+                return WireMessage.SegmentLease(
+                    shard: try shard(segment.shard, "task.segment.shard"),
+                    arrivals: try migrants(segment.arrivals, segment.n_arrivals, "task.segment.arrivals"))
             })
+    }
+
+    private static func shard(_ value: UInt32, _ field: String) throws(WireError) -> Int {
+        guard value < GraphPartition.maxShards else {
+            throw WireError(.invalidField, field: field, "shard \(value), beyond the limit of \(GraphPartition.maxShards)")
+        }
+        return Int(value)
+    }
+
+    private static func migrants(_ words: UnsafeMutablePointer<UInt64>?, _ count: Int, _ field: String) throws(WireError) -> Migrants {
+        do {
+            return try Migrants(words: [UInt64](UnsafeBufferPointer(start: words, count: count)))
+        } catch {
+            throw WireError(.invalidField, field: field, error.message)
+        }
     }
 
     private static func payload(_ c: Metastable__Wire__Payload, _ field: String) throws(WireError) -> RoundPayload {
@@ -106,7 +127,25 @@ enum WireDecoder {
                 try accumulator(p.pointee, "result.clusters_visited")
             },
             transitions: try c.transitions.map { p throws(WireError) in try transitionCounts(p.pointee, "result.transitions") },
-            payload: try c.payload.map { p throws(WireError) in try payload(p.pointee, "result.payload") })
+            payload: try c.payload.map { p throws(WireError) in try payload(p.pointee, "result.payload") },
+            departures: try departures(c), segmentDigest: c.segment_digest)
+    }
+
+    /// Departures by strictly increasing shard, none empty.
+    private static func departures(_ c: Metastable__Wire__Result) throws(WireError) -> [WireMessage.Departure] {
+        var result = [WireMessage.Departure]()
+        for (i, p) in UnsafeBufferPointer(start: c.departures, count: c.n_departures).enumerated() {
+            let field = "result.departures[\(i)]"
+            let d = try present(p, field)
+            let departure = WireMessage.Departure(
+                shard: try shard(d.shard, "\(field).shard"), walks: try migrants(d.walks, d.n_walks, "\(field).walks"))
+            guard !departure.walks.isEmpty else { throw WireError(.invalidField, field: "\(field).walks", "empty") }
+            if let last = result.last, last.shard >= departure.shard {
+                throw WireError(.invalidField, field: "\(field).shard", "shard \(departure.shard) after shard \(last.shard): not increasing")
+            }
+            result.append(departure)
+        }
+        return result
     }
 
     private static func accumulator(

@@ -107,10 +107,13 @@ extension WireMessage {
         /// Set for algorithm experiments: what the round asks of each batch; `walks` are then
         /// the batch's items.
         public var input: RoundInput?
+        /// Set on a partitioned chain: the shard the lease runs on and the walks arriving
+        /// there; `walks` are its fresh walks (often none).
+        public var segment: SegmentLease?
 
         public init(
             jobID: UInt64, batchID: UInt64, walks: Range<UInt64>, round: UInt64 = 0, policyVersion: UInt64 = 0,
-            input: RoundInput? = nil
+            input: RoundInput? = nil, segment: SegmentLease? = nil
         ) {
             self.jobID = jobID
             self.batchID = batchID
@@ -118,6 +121,29 @@ extension WireMessage {
             self.round = round
             self.policyVersion = policyVersion
             self.input = input
+            self.segment = segment
+        }
+    }
+
+    /// Work on one shard of a partitioned chain.
+    public struct SegmentLease: Sendable, Equatable {
+        public var shard: Int
+        public var arrivals: Migrants
+
+        public init(shard: Int, arrivals: Migrants = Migrants()) {
+            self.shard = shard
+            self.arrivals = arrivals
+        }
+    }
+
+    /// Walks that left a segment's shard for `shard`.
+    public struct Departure: Sendable, Equatable {
+        public var shard: Int
+        public var walks: Migrants
+
+        public init(shard: Int, walks: Migrants) {
+            self.shard = shard
+            self.walks = walks
         }
     }
 
@@ -144,13 +170,21 @@ extension WireMessage {
         public var transitions: TransitionCounts?
         /// What a batch of an algorithm experiment returns besides walk statistics.
         public var payload: RoundPayload?
+        /// A segment's walks that left its shard, by increasing destination; the statistics
+        /// are those of the walks that ended on it.
+        public var departures: [Departure]
+        /// For a segment: `Migrants.digest(fresh:)` of the segment as leased.
+        public var segmentDigest: UInt64
 
         public init(
             jobID: UInt64, batchID: UInt64, steps: UInt64, hittingTime: HittingTimeAccumulator,
             hardSteps: IntegerSampleAccumulator? = nil, clustersVisited: IntegerSampleAccumulator? = nil,
-            transitions: TransitionCounts? = nil, payload: RoundPayload? = nil
+            transitions: TransitionCounts? = nil, payload: RoundPayload? = nil, departures: [Departure] = [],
+            segmentDigest: UInt64 = 0
         ) {
             self.payload = payload
+            self.departures = departures
+            self.segmentDigest = segmentDigest
             self.jobID = jobID
             self.batchID = batchID
             self.steps = steps

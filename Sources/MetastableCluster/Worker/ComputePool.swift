@@ -5,7 +5,7 @@ import Synchronization
 /// A lease's outcome, on its way from a compute thread to the I/O thread.
 struct FinishedBatch: Sendable {
     var ticket: UInt64
-    var result: Result<RoundBatchOutput, BatchFailure>
+    var result: Result<WorkerOutput, BatchFailure>
 }
 
 /// The compute half of the worker: threads that take leases from a queue, run them, and
@@ -24,7 +24,7 @@ final class ComputePool: Sendable {
         for index in 0..<threads {
             let thread = Thread { [leases, finished] in
                 while let lease = leases.next() {
-                    let result = Result { () throws(BatchFailure) -> RoundBatchOutput in try Self.run(lease, points) }
+                    let result = Result { () throws(BatchFailure) -> WorkerOutput in try Self.run(lease, points) }
                     finished.append(FinishedBatch(ticket: lease.ticket, result: result))
                 }
             }
@@ -33,14 +33,26 @@ final class ComputePool: Sendable {
         }
     }
 
-    private static func run(_ lease: WorkerLease, _ points: PointCache) throws(BatchFailure) -> RoundBatchOutput {
+    private static func run(_ lease: WorkerLease, _ points: PointCache) throws(BatchFailure) -> WorkerOutput {
         switch try points.point(lease.job, lease.point) {
         case .walks(let point):
-            do throws(WalkError) { return RoundBatchOutput(outcome: try point.runBatch(lease.walks)) } catch { throw .walking(error) }
+            do throws(WalkError) {
+                guard let segment = lease.segment else { return WorkerOutput(RoundBatchOutput(outcome: try point.runBatch(lease.walks))) }
+                // WorkerCore leases segments only for points with shards.
+                guard case .sharded(let sharded) = point.walks else {
+                    throw WalkError(.badArgument, "a segment for grid point \(point.index), which is not partitioned")
+                }
+                let done = try sharded.run(Segment(shard: segment.shard, walks: lease.walks, arrivals: segment.arrivals))
+                return WorkerOutput(
+                    RoundBatchOutput(outcome: done.outcome),
+                    departures: done.departures.map { WireMessage.Departure(shard: $0.shard, walks: $0.walks) })
+            } catch {
+                throw .walking(error)
+            }
         case .algorithm(let point):
             // WorkerCore leases algorithm points only with a task.
             guard let task = lease.task else { throw .running(LearningError(.badValue, field: "task", "no round input")) }
-            do { return try point.runBatch(task, batch: lease.batch, items: lease.walks) } catch { throw .running(error) }
+            do { return WorkerOutput(try point.runBatch(task, batch: lease.batch, items: lease.walks)) } catch { throw .running(error) }
         }
     }
 

@@ -249,7 +249,7 @@ public struct WorkerCore: Sendable {
 
     /// A compute thread finished (or could not run) the lease with this ticket.
     public mutating func batchFinished(
-        ticket: UInt64, _ result: Result<RoundBatchOutput, BatchFailure>, at now: Duration
+        ticket: UInt64, _ result: Result<WorkerOutput, BatchFailure>, at now: Duration
     ) -> [Directive] {
         // Nothing is held after SHUTDOWN.
         guard let finished = held.removeValue(forKey: ticket) else { return [] }
@@ -258,10 +258,10 @@ public struct WorkerCore: Sendable {
         var directives = startQueuedLeases()
         let message: WireMessage
         switch result {
-        case .success(let output):
-            let outcome = output.outcome
+        case .success(let done):
+            let output = done.output, outcome = output.outcome
             counters.batchesDone += 1
-            counters.walksDone += UInt64(lease.walks.count)
+            counters.walksDone += lease.segment == nil ? UInt64(lease.walks.count) : outcome.hittingTimes.count
             counters.stepsDone += outcome.steps
             logger.debug("batch done", metadata: [
                 "batch_id": "\(lease.batchID)", "walks": "\(lease.walks.count)", "steps": "\(outcome.steps)",
@@ -269,7 +269,10 @@ public struct WorkerCore: Sendable {
             message = .result(.init(
                 jobID: lease.job.jobID, batchID: lease.batchID, steps: outcome.steps, hittingTime: outcome.hittingTimes,
                 hardSteps: outcome.hardSteps, clustersVisited: outcome.clustersVisited, transitions: outcome.transitions,
-                payload: output.payload.isEmpty ? nil : output.payload))
+                payload: output.payload.isEmpty ? nil : output.payload, departures: done.departures,
+                segmentDigest: lease.segment.map {
+                    $0.arrivals.digest(fresh: UInt64(lease.walks.lowerBound)..<UInt64(lease.walks.upperBound))
+                } ?? 0))
         case .failure(let failure):
             let report = errorReport(failure, lease)
             logger.error("batch failed", metadata: ["batch_id": "\(lease.batchID)", "error": "\(report.message)"])
@@ -377,6 +380,16 @@ public struct WorkerCore: Sendable {
             guard points[point].spec.algorithm == nil else {
                 return answer(.malformedMessage, "a task of algorithm point \(point) without its round input", at: now)
             }
+            switch (points[point].spec.shards, task.segment) {
+            case (nil, nil): break
+            case (let shards?, let segment?) where segment.shard < shards: break
+            case (let shards?, let segment?):
+                return answer(.malformedMessage, "a segment on shard \(segment.shard) of point \(point)'s \(shards)", at: now)
+            case (nil, _?):
+                return answer(.malformedMessage, "a segment for point \(point), which is not partitioned", at: now)
+            case (_?, nil):
+                return answer(.malformedMessage, "a task of partitioned point \(point) without its segment", at: now)
+            }
             guard task.walks.upperBound <= UInt64(points[point].spec.walks) else {
                 return answer(.malformedMessage, "walks \(task.walks) beyond point \(point)'s \(points[point].spec.walks)", at: now)
             }
@@ -394,7 +407,7 @@ public struct WorkerCore: Sendable {
         }
         let lease = WorkerLease(
             ticket: nextTicket, job: job, batchID: task.batchID, point: point,
-            walks: Int(task.walks.lowerBound)..<Int(task.walks.upperBound), task: task.input?.task)
+            walks: Int(task.walks.lowerBound)..<Int(task.walks.upperBound), task: task.input?.task, segment: task.segment)
         nextTicket += 1
         held[lease.ticket] = Held(lease: lease, session: session, started: false)
         queue.append(lease.ticket)

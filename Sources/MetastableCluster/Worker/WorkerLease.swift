@@ -49,18 +49,35 @@ public struct WorkerLease: Sendable, Equatable {
     public var walks: Range<Int>
     /// The round's task, for a batch of an algorithm experiment.
     public var task: RoundTask?
+    /// The shard and arriving walks, for a segment of a partitioned chain.
+    public var segment: WireMessage.SegmentLease?
 
-    public init(ticket: UInt64, job: WorkerJob, batchID: UInt64, point: Int, walks: Range<Int>, task: RoundTask? = nil) {
+    public init(
+        ticket: UInt64, job: WorkerJob, batchID: UInt64, point: Int, walks: Range<Int>, task: RoundTask? = nil,
+        segment: WireMessage.SegmentLease? = nil
+    ) {
         self.ticket = ticket
         self.job = job
         self.batchID = batchID
         self.point = point
         self.walks = walks
         self.task = task
+        self.segment = segment
     }
 
     /// The batch's index within its round (the low half of its id).
     public var batch: Int { Int(batchID & 0xFFFF_FFFF) }
+}
+
+/// What a lease produced: its batch output and, for a segment, the walks that left its shard.
+public struct WorkerOutput: Sendable, Equatable {
+    public var output: RoundBatchOutput
+    public var departures: [WireMessage.Departure]
+
+    public init(_ output: RoundBatchOutput, departures: [WireMessage.Departure] = []) {
+        self.output = output
+        self.departures = departures
+    }
 }
 
 /// Why a lease produced no outcome.

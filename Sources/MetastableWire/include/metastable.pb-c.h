@@ -21,6 +21,8 @@ typedef struct Metastable__Wire__Job Metastable__Wire__Job;
 typedef struct Metastable__Wire__Experiment Metastable__Wire__Experiment;
 typedef struct Metastable__Wire__GraphChunk Metastable__Wire__GraphChunk;
 typedef struct Metastable__Wire__Task Metastable__Wire__Task;
+typedef struct Metastable__Wire__Segment Metastable__Wire__Segment;
+typedef struct Metastable__Wire__Departure Metastable__Wire__Departure;
 typedef struct Metastable__Wire__RoundInput Metastable__Wire__RoundInput;
 typedef struct Metastable__Wire__Payload Metastable__Wire__Payload;
 typedef struct Metastable__Wire__Result Metastable__Wire__Result;
@@ -203,10 +205,49 @@ struct  Metastable__Wire__Task
    * then the batch's items (rollouts, walks or trials).
    */
   Metastable__Wire__RoundInput *input;
+  /*
+   * Set for a chain partitioned into shards: the lease is a segment on one shard, its
+   * fresh walks walk_lo..<walk_hi (often none) and the walks arriving from other shards.
+   */
+  Metastable__Wire__Segment *segment;
 };
 #define METASTABLE__WIRE__TASK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&metastable__wire__task__descriptor) \
-    , 0, 0, 0, 0, 0, 0, NULL }
+    , 0, 0, 0, 0, 0, 0, NULL, NULL }
+
+
+/*
+ * Work on one shard of a partitioned chain.
+ */
+struct  Metastable__Wire__Segment
+{
+  ProtobufCMessage base;
+  uint32_t shard;
+  /*
+   * Walks arriving from other shards, each as the words
+   * [index, state, generator s0..s3, steps left, n, n observer words].
+   */
+  size_t n_arrivals;
+  uint64_t *arrivals;
+};
+#define METASTABLE__WIRE__SEGMENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&metastable__wire__segment__descriptor) \
+    , 0, 0,NULL }
+
+
+/*
+ * Walks that left a segment's shard for another, laid out as Segment.arrivals.
+ */
+struct  Metastable__Wire__Departure
+{
+  ProtobufCMessage base;
+  uint32_t shard;
+  size_t n_walks;
+  uint64_t *walks;
+};
+#define METASTABLE__WIRE__DEPARTURE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&metastable__wire__departure__descriptor) \
+    , 0, 0,NULL }
 
 
 /*
@@ -274,10 +315,22 @@ struct  Metastable__Wire__Result
    * Set by batches of algorithm experiments that return more than walk statistics.
    */
   Metastable__Wire__Payload *payload;
+  /*
+   * A segment's walks that left its shard, by increasing destination shard; the statistics
+   * above are those of the walks that ended on it.
+   */
+  size_t n_departures;
+  Metastable__Wire__Departure **departures;
+  /*
+   * For a segment: the XXH64 of its fresh walks and arrivals as leased (see Segment), so
+   * that a result of another version of the segment (from before a coordinator restart)
+   * is never taken for this one.
+   */
+  uint64_t segment_digest;
 };
 #define METASTABLE__WIRE__RESULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&metastable__wire__result__descriptor) \
-    , 0, 0, 0, NULL, NULL, NULL, NULL, NULL }
+    , 0, 0, 0, NULL, NULL, NULL, NULL, NULL, 0,NULL, 0 }
 
 
 /*
@@ -505,6 +558,44 @@ Metastable__Wire__Task *
 void   metastable__wire__task__free_unpacked
                      (Metastable__Wire__Task *message,
                       ProtobufCAllocator *allocator);
+/* Metastable__Wire__Segment methods */
+void   metastable__wire__segment__init
+                     (Metastable__Wire__Segment         *message);
+size_t metastable__wire__segment__get_packed_size
+                     (const Metastable__Wire__Segment   *message);
+size_t metastable__wire__segment__pack
+                     (const Metastable__Wire__Segment   *message,
+                      uint8_t             *out);
+size_t metastable__wire__segment__pack_to_buffer
+                     (const Metastable__Wire__Segment   *message,
+                      ProtobufCBuffer     *buffer);
+Metastable__Wire__Segment *
+       metastable__wire__segment__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   metastable__wire__segment__free_unpacked
+                     (Metastable__Wire__Segment *message,
+                      ProtobufCAllocator *allocator);
+/* Metastable__Wire__Departure methods */
+void   metastable__wire__departure__init
+                     (Metastable__Wire__Departure         *message);
+size_t metastable__wire__departure__get_packed_size
+                     (const Metastable__Wire__Departure   *message);
+size_t metastable__wire__departure__pack
+                     (const Metastable__Wire__Departure   *message,
+                      uint8_t             *out);
+size_t metastable__wire__departure__pack_to_buffer
+                     (const Metastable__Wire__Departure   *message,
+                      ProtobufCBuffer     *buffer);
+Metastable__Wire__Departure *
+       metastable__wire__departure__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   metastable__wire__departure__free_unpacked
+                     (Metastable__Wire__Departure *message,
+                      ProtobufCAllocator *allocator);
 /* Metastable__Wire__RoundInput methods */
 void   metastable__wire__round_input__init
                      (Metastable__Wire__RoundInput         *message);
@@ -696,6 +787,12 @@ typedef void (*Metastable__Wire__GraphChunk_Closure)
 typedef void (*Metastable__Wire__Task_Closure)
                  (const Metastable__Wire__Task *message,
                   void *closure_data);
+typedef void (*Metastable__Wire__Segment_Closure)
+                 (const Metastable__Wire__Segment *message,
+                  void *closure_data);
+typedef void (*Metastable__Wire__Departure_Closure)
+                 (const Metastable__Wire__Departure *message,
+                  void *closure_data);
 typedef void (*Metastable__Wire__RoundInput_Closure)
                  (const Metastable__Wire__RoundInput *message,
                   void *closure_data);
@@ -736,6 +833,8 @@ extern const ProtobufCMessageDescriptor metastable__wire__job__descriptor;
 extern const ProtobufCMessageDescriptor metastable__wire__experiment__descriptor;
 extern const ProtobufCMessageDescriptor metastable__wire__graph_chunk__descriptor;
 extern const ProtobufCMessageDescriptor metastable__wire__task__descriptor;
+extern const ProtobufCMessageDescriptor metastable__wire__segment__descriptor;
+extern const ProtobufCMessageDescriptor metastable__wire__departure__descriptor;
 extern const ProtobufCMessageDescriptor metastable__wire__round_input__descriptor;
 extern const ProtobufCMessageDescriptor metastable__wire__payload__descriptor;
 extern const ProtobufCMessageDescriptor metastable__wire__result__descriptor;
