@@ -107,10 +107,21 @@ extension CoordinatorSnapshot: Codable {
         case formatVersion, runID, job, round, policyVersion, input, batches, shards, segments, results
     }
 
-    /// A segment as stored: its shard and its arrivals' words.
+    /// A segment as stored: its shard and its arrivals' words, little-endian in base64
+    /// (as JSON numbers, tens of thousands of migrants made each checkpoint take seconds).
     private struct StoredSegment: Codable {
         var shard: Int
-        var arrivals: [UInt64]
+        var arrivals: String
+
+        init(shard: Int, arrivals: Migrants) {
+            self.shard = shard
+            self.arrivals = arrivals.words.map(\.littleEndian).withUnsafeBytes { Data($0) }.base64EncodedString()
+        }
+
+        var words: [UInt64]? {
+            guard let data = Data(base64Encoded: arrivals), data.count % 8 == 0 else { return nil }
+            return data.withUnsafeBytes { raw in (0..<data.count / 8).map { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self)) } }
+        }
     }
 
     /// A round's input as stored: its payload as JSON numbers.
@@ -140,7 +151,7 @@ extension CoordinatorSnapshot: Codable {
         shards = try container.decodeIfPresent(Int.self, forKey: .shards)
         var segments = [(shard: Int, arrivals: Migrants)]()
         for stored in try container.decodeIfPresent([StoredSegment].self, forKey: .segments) ?? [] {
-            guard let arrivals = try? Migrants(words: stored.arrivals) else {
+            guard let words = stored.words, let arrivals = try? Migrants(words: words) else {
                 throw DecodingError.dataCorruptedError(
                     forKey: .segments, in: container, debugDescription: "a segment's arrivals are cut short")
             }
@@ -179,7 +190,7 @@ extension CoordinatorSnapshot: Codable {
         try container.encode(batches, forKey: .batches)
         try container.encodeIfPresent(shards, forKey: .shards)
         if shards != nil {
-            try container.encode(segments.map { StoredSegment(shard: $0.shard, arrivals: $0.arrivals.words) }, forKey: .segments)
+            try container.encode(segments.map { StoredSegment(shard: $0.shard, arrivals: $0.arrivals) }, forKey: .segments)
         }
         let encoded = results.map { result in
             result.map { Data(WireCodec.encode(WireEnvelope(runID: runID, message: .result($0)))).base64EncodedString() }
