@@ -56,6 +56,12 @@ enum WireFixtures {
     static let roundPayload = RoundPayload(
         reals: [0, -0.0, 1.5, -2.25e-300, .greatestFiniteMagnitude, -.leastNonzeroMagnitude], counts: [0, 7, .max])
 
+    /// Two walks in flight between shards: one with cluster-observer words, one without.
+    static let migrants = try! Migrants(words: [
+        1_263_617, 40_961, 1, .max, 3, 1 << 63, 99_000, 5, 12, 3, 2, 11, 12,
+        1_263_700, 7, 8, 9, 10, 11, 1, 0,
+    ])
+
     static let messages: [(String, WireMessage)] = [
         ("hello", .hello(.init(
             workerID: "worker-7f3a", cores: 64, credits: 128, pid: 48_213, hostname: "node-17.cluster.example.org",
@@ -66,12 +72,17 @@ enum WireFixtures {
         ("task/algorithm-round", .task(.init(
             jobID: 9, batchID: 5 << 32 | 3, walks: 96..<128, round: 5,
             input: .init(point: 2, task: RoundTask(round: 4, stage: 1, input: roundPayload))))),
+        ("task/segment", .task(.init(
+            jobID: 9, batchID: 2 << 32 | 700, walks: 0..<0, round: 2, segment: .init(shard: 5, arrivals: migrants)))),
         ("result/minimal", .result(.init(jobID: 9, batchID: 7, steps: 0, hittingTime: IntegerSampleAccumulator()))),
         ("result/algorithm-payload", .result(.init(
             jobID: 9, batchID: 5 << 32 | 3, steps: 4096, hittingTime: IntegerSampleAccumulator(), payload: roundPayload))),
         ("result/full", .result(.init(
             jobID: 9, batchID: 1234, steps: hittingTime.sum.low64, hittingTime: hittingTime, hardSteps: hardSteps,
             clustersVisited: hardSteps, transitions: transitions))),
+        ("result/segment", .result(.init(
+            jobID: 9, batchID: 2 << 32 | 700, steps: 77, hittingTime: hardSteps, hardSteps: hardSteps,
+            departures: [.init(shard: 0, walks: migrants), .init(shard: 6, walks: migrants)], segmentDigest: .max))),
         ("heartbeat", .heartbeat(.init(sequence: 1 << 40, senderTimeNanoseconds: 1_767_781_860_123_456_789))),
         ("shutdown", .shutdown(.init(reason: "run finished: 10000 walks in 79 batches"))),
         ("error", .error(.init(code: .badSpec, message: "chain.epsilon: must be in (0, 1), got 1.5"))),

@@ -96,6 +96,14 @@ struct WireMalformedInputTests {
         ("job.graph_chunk.index", { $0.message(4) { $0.message(3) { $0.bytes(1, [1]); $0.varint(4, 1) } } }), // count 0
         ("job.graph_chunk.data", { $0.message(4) { $0.message(3) { $0.bytes(1, [1, 2, 3]); $0.varint(3, 1); $0.varint(4, 2) } } }),
         ("task.walk_hi", { $0.message(5) { $0.varint(3, 100); $0.varint(4, 99) } }),
+        ("task.segment.shard", { $0.message(5) { $0.message(8) { $0.varint(1, 1 << 16) } } }),
+        ("task.segment.arrivals", { $0.message(5) { $0.message(8) { $0.packed(2, [1, 2, 3, 4, 5, 6, 7]) } } }), // cut short
+        ("task.segment.arrivals", { $0.message(5) { $0.message(8) { $0.packed(2, [1, 2, 3, 4, 5, 6, 7, 2, 9]) } } }),
+        ("result.departures[0].walks", { $0.message(6) { $0.message(4) { sample(&$0) }; $0.message(9) { $0.varint(1, 1) } } }),
+        ("result.departures[1].shard", { $0.message(6) { $0.message(4) { sample(&$0) }
+            $0.message(9) { $0.varint(1, 3); $0.packed(2, [1, 2, 3, 4, 5, 6, 7, 0]) }
+            $0.message(9) { $0.varint(1, 3); $0.packed(2, [1, 2, 3, 4, 5, 6, 7, 0]) }
+        } }), // shards not increasing
         ("result.hitting_time", { $0.message(6) { $0.varint(1, 1) } }),
         ("result.hitting_time.bin_counts", { $0.message(6) { $0.message(4) { sample(&$0); $0.packed(10, [1, 1]) } } }),
         ("result.hitting_time.bins", { $0.message(6) { $0.message(4) { sample(&$0, bins: [1, 1, 9]) } } }), // repeated
