@@ -228,6 +228,7 @@ public final class Coordinator {
                 "event": "summary", "results_total": .stringConvertible(s.resultsTotal),
                 "requeued_total": .stringConvertible(s.requeuedTotal), "duplicates_total": .stringConvertible(s.duplicatesTotal),
                 "bad_messages_total": .stringConvertible(s.badMessagesTotal), "workers_live": .stringConvertible(s.workersLive),
+                "migrations_total": .stringConvertible(s.migrationsTotal),
             ])
     }
 
