@@ -5,9 +5,9 @@ import Testing
 /// often: tens of thousands of migrations in a run of a few seconds.
 let partitionedSpec = """
     name: partitioned-test
-    chain: {clusters: 6, cluster_size: 16, kernel: permutations(3), topology: complete, epsilon: 0.004, seed: 3}
+    chain: {clusters: 6, cluster_size: 16, kernel: permutations(3), topology: complete, epsilon: 0.001, seed: 3}
     target: {cluster: last}
-    walks: 20000
+    walks: 40000
     batch_size: 400
     seed: 77
     shards: 3
