@@ -78,4 +78,26 @@ struct PartitionedClusterTests {
         #expect(try results("killed") == reference)
         #expect(coordinator.logRecords.contains { ($0["message"] as? String) == "worker dropped" })
     }
+
+    @Test func aCoordinatorKilledWhileWalksMigrateResumesFromItsCheckpoint() throws {
+        let endpoint = "ipc://\(directory.path)/partitioned-resume.sock"
+        let arguments = [
+            "coordinator", "sharded.yaml", "--bind", endpoint, "--out", "resumed", "--heartbeat-ms", "100", "--checkpoint-ms", "300",
+        ]
+        let first = try ChildProcess(arguments, in: directory, name: "r-coordinator1")
+        let workers = try (0..<3).map {
+            try ChildProcess(["worker", "--connect", endpoint, "--threads", "1", "--heartbeat-ms", "100"], in: directory, name: "r-worker\($0)")
+        }
+        // Killed once a checkpoint holds segments: the resumed coordinator must restore them as they were.
+        #expect(first.waitForLog { _ in
+            ((try? String(contentsOf: directory.appendingPathComponent("resumed/checkpoint.json"), encoding: .utf8)) ?? "")
+                .contains("\"arrivals\"")
+        })
+        first.killHard()
+        let second = try ChildProcess(arguments + ["--resume"], in: directory, name: "r-coordinator2")
+        #expect(second.wait() == 0, "\(second.stderr)")
+        for w in workers { #expect(w.wait(timeout: .seconds(10)) == 0, "\(w.stderr)") }
+        #expect(try results("resumed") == reference)
+        #expect(second.logRecords.contains { ($0["message"] as? String) == "resuming round" })
+    }
 }
