@@ -13,10 +13,12 @@ public final class LocalWorkers: @unchecked Sendable {
     ///   - directory: the workers' working directory (relative graph paths resolve there).
     ///   - credits: leases each worker holds at once (default: the worker's own choice).
     public init(
-        executable: URL, endpoint: String, count: Int, threads: Int, logLevel: String, credits: Int? = nil, directory: URL? = nil
+        executable: URL, endpoint: String, count: Int, threads: Int, logLevel: String, credits: Int? = nil, directory: URL? = nil,
+        walkersPerThread: Int? = nil
     ) {
         self.executable = executable
         arguments = ["worker", "--connect", endpoint, "--threads", "\(threads)", "--log-level", logLevel, "--exit-with-parent"]
+            + (walkersPerThread.map { ["--walkers-per-thread", "\($0)"] } ?? [])
             + (credits.map { ["--credits", "\($0)"] } ?? [])
         self.directory = directory
         processes = (0..<count).map { _ in Process() }

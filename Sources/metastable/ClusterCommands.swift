@@ -125,6 +125,12 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .long, help: "Leases held at once (flow-control credits). Default: twice the threads.")
     var credits: Int?
 
+    @Option(name: .long, help: """
+        Walks each thread interleaves (1 to \(WalkTask.maxWalkers)). Default: by graph size, 64 on graphs of \
+        32 MiB or more of walk data (out of cache), 32 otherwise. Results do not depend on it.
+        """)
+    var walkersPerThread: Int?
+
     @Option(name: .long, help: "This worker's CURVE secret key file (from keygen).")
     var curveSecretKey: String?
 
@@ -142,6 +148,7 @@ struct WorkerCommand: ParsableCommand {
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if let credits, credits < 1 { throw ValidationError("--credits must be at least 1, got \(credits)") }
+        try WalkTask.validate(walkersPerThread: walkersPerThread)
         guard (curveSecretKey == nil) == (coordinatorKey == nil) else {
             throw ValidationError("--curve-secret-key and --coordinator-key go together")
         }
@@ -154,6 +161,7 @@ struct WorkerCommand: ParsableCommand {
         options.softwareVersion = MetastableCommand.configuration.version
         options.heartbeatInterval = .milliseconds(heartbeatMs)
         options.credits = credits
+        options.walkersPerThread = walkersPerThread
         if let curveSecretKey, let coordinatorKey {
             let pair = try CurveKeyFiles.readSecret(curveSecretKey)
             options.curve = WorkerOptions.Curve(

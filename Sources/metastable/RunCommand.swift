@@ -24,6 +24,12 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Run the walks on threads of this process instead of worker processes.")
     var inProcess = false
 
+    @Option(name: .long, help: """
+        Walks each thread interleaves (1 to \(WalkTask.maxWalkers)). Default: by graph size, 64 on graphs of \
+        32 MiB or more of walk data (out of cache), 32 otherwise. Results do not depend on it.
+        """)
+    var walkersPerThread: Int?
+
     @Option(name: .long, help: "Output directory. Default: results/<experiment name>.")
     var out: String?
 
@@ -41,6 +47,7 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1, got \(workers)") }
+        try WalkTask.validate(walkersPerThread: walkersPerThread)
     }
 
     func run() throws {
@@ -50,7 +57,7 @@ struct RunCommand: ParsableCommand {
         let directory = URL(fileURLWithPath: out ?? "results/\(plan.name)")
         let style: ProgressReporter.Style = quiet ? .silent : .automatic
         if inProcess {
-            try Self.run(plan.applyingRunSeed(seed), on: LocalExecutor(threads: count), progress: ProgressReporter(style: style), to: directory)
+            try Self.run(plan.applyingRunSeed(seed), on: LocalExecutor(threads: count, walkersPerThread: walkersPerThread), progress: ProgressReporter(style: style), to: directory)
             return
         }
         // An embedded coordinator on a private ipc socket, and `count` workers of this binary.
@@ -64,7 +71,7 @@ struct RunCommand: ParsableCommand {
         let specDirectory = spec.flatMap { FileManager.default.fileExists(atPath: $0) ? URL(fileURLWithPath: $0).deletingLastPathComponent() : nil }
         let local = LocalWorkers(
             executable: LocalWorkers.currentExecutable, endpoint: executor.coordinator.endpoint, count: count, threads: 1,
-            logLevel: logLevel ?? "warning", directory: specDirectory)
+            logLevel: logLevel ?? "warning", directory: specDirectory, walkersPerThread: walkersPerThread)
         try local.start()
         defer { local.wait(timeout: .seconds(5)) }
         executor.abort = { local.allExited ? "every local worker process has exited" : nil }

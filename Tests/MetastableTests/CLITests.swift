@@ -135,12 +135,19 @@ struct CLITests {
             """
         try spec.write(to: dir.appendingPathComponent("tiny.yaml"), atomically: true, encoding: .utf8)
         let one = try CLI.run(["run", "tiny.yaml", "--workers", "1", "--out", "one", "--quiet"], in: dir)
-        let three = try CLI.run(["run", "tiny.yaml", "--workers", "3", "--out", "three", "--quiet"], in: dir)
-        #expect(one.status == 0 && three.status == 0, "\(one.stderr) \(three.stderr)")
+        let three = try CLI.run(
+            ["run", "tiny.yaml", "--workers", "3", "--walkers-per-thread", "5", "--out", "three", "--quiet"], in: dir)
+        let threads = try CLI.run(
+            ["run", "tiny.yaml", "--in-process", "--workers", "2", "--walkers-per-thread", "1", "--out", "threads", "--quiet"],
+            in: dir)
+        #expect(one.status == 0 && three.status == 0 && threads.status == 0, "\(one.stderr) \(three.stderr) \(threads.stderr)")
         #expect(one.stdout.contains("MC mean") && one.stdout.contains("exact"))
         let a = try Data(contentsOf: dir.appendingPathComponent("one/results.json"))
         let b = try Data(contentsOf: dir.appendingPathComponent("three/results.json"))
-        #expect(a == b)
+        let c = try Data(contentsOf: dir.appendingPathComponent("threads/results.json"))
+        #expect(a == b && a == c)
+        let refused = try CLI.run(["run", "tiny.yaml", "--walkers-per-thread", "0"], in: dir)
+        #expect(refused.status != 0 && refused.stderr.contains("walkers per thread must be in 1...1024, got 0"))
         let csv = try String(contentsOf: dir.appendingPathComponent("one/results.csv"), encoding: .utf8)
         #expect(csv.split(separator: "\n").count == 3)
     }

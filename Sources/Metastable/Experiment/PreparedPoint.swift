@@ -74,15 +74,16 @@ public final class PreparedPoint: Sendable {
         b * spec.batchSize..<Swift.min((b + 1) * spec.batchSize, spec.walks)
     }
 
-    /// Runs walks `range` on the calling thread (a sharded point runs `segment`s instead).
-    public func runBatch(_ range: Range<Int>) throws(WalkError) -> MonteCarloOutcome {
+    /// Runs walks `range` on the calling thread (a sharded point runs `segment`s instead),
+    /// `walkers` at a time (nil: `WalkTask.defaultWalkers`; the result does not depend on it).
+    public func runBatch(_ range: Range<Int>, walkers: Int? = nil) throws(WalkError) -> MonteCarloOutcome {
         switch walks {
         case .sharded:
             throw WalkError(.badArgument, "grid point \(index) is partitioned into shards: its walks run as segments")
         case .stored(let stored) where observesClusters:
-            return MonteCarloOutcome(try stored.task.run(walks: range, observer: ClusterObserver.self))
+            return MonteCarloOutcome(try stored.task.run(walks: range, walkers: walkers, observer: ClusterObserver.self))
         case .stored(let stored):
-            return MonteCarloOutcome(try stored.task.run(walks: range, observer: HittingTimeObserver.self))
+            return MonteCarloOutcome(try stored.task.run(walks: range, walkers: walkers, observer: HittingTimeObserver.self))
         case .procedural(let walk):
             return MonteCarloOutcome(try walk.run(walks: range))
         }
@@ -157,8 +158,13 @@ public protocol WalkExecutor: Sendable {
 /// Batches on threads of this process.
 public struct LocalExecutor: WalkExecutor {
     public let threads: Int
+    /// Walks each thread interleaves; nil: by graph size (`WalkTask.defaultWalkers`).
+    public let walkersPerThread: Int?
 
-    public init(threads: Int) { self.threads = Swift.max(1, threads) }
+    public init(threads: Int, walkersPerThread: Int? = nil) {
+        self.threads = Swift.max(1, threads)
+        self.walkersPerThread = walkersPerThread
+    }
 
     public var parallelism: Int { threads }
 
@@ -167,10 +173,11 @@ public struct LocalExecutor: WalkExecutor {
         case .stored(let stored):
             try stored.task.outcome(
                 walks: point.spec.walks, threads: threads, batchSize: point.spec.batchSize,
-                observeClusters: point.observesClusters, progress: progress)
+                walkersPerThread: walkersPerThread, observeClusters: point.observesClusters, progress: progress)
         case .sharded(let sharded):
             try sharded.outcome(
-                walks: point.spec.walks, batchSize: point.spec.batchSize, threads: threads, progress: progress
+                walks: point.spec.walks, batchSize: point.spec.batchSize, threads: threads, walkersPerThread: walkersPerThread,
+                progress: progress
             ).outcome
         case .procedural(let walk):
             try walk.outcome(walks: point.spec.walks, threads: threads, batchSize: point.spec.batchSize, progress: progress)

@@ -85,15 +85,17 @@ public final class ShardedWalks: Sendable {
         }
     }
 
-    /// Runs one segment on the calling thread.
-    public func run(_ segment: Segment) throws(WalkError) -> SegmentOutcome {
+    /// Runs one segment on the calling thread, `walkers` at a time (nil: by graph size).
+    public func run(_ segment: Segment, walkers: Int? = nil) throws(WalkError) -> SegmentOutcome {
         let task = try task(forShard: segment.shard)
         let outcome: MonteCarloOutcome, departures: Migrants
         if observesClusters {
-            let run = try task.runSegment(arrivals: segment.arrivals, walks: segment.walks, observer: ClusterObserver.self)
+            let run = try task.runSegment(
+                arrivals: segment.arrivals, walks: segment.walks, walkers: walkers, observer: ClusterObserver.self)
             (outcome, departures) = (MonteCarloOutcome(run.result), run.departures)
         } else {
-            let run = try task.runSegment(arrivals: segment.arrivals, walks: segment.walks, observer: HittingTimeObserver.self)
+            let run = try task.runSegment(
+                arrivals: segment.arrivals, walks: segment.walks, walkers: walkers, observer: HittingTimeObserver.self)
             (outcome, departures) = (MonteCarloOutcome(run.result), run.departures)
         }
         var byShard = [Int: Migrants]()
@@ -107,7 +109,7 @@ public final class ShardedWalks: Sendable {
     /// segment: the batches' first segments, then the walks that left them gathered by
     /// shard into segments of at most `batchSize`, and so on until every walk has ended.
     public func outcome(
-        walks: Int, batchSize: Int, threads: Int, progress: (@Sendable (WalkProgress) -> Void)? = nil
+        walks: Int, batchSize: Int, threads: Int, walkersPerThread: Int? = nil, progress: (@Sendable (WalkProgress) -> Void)? = nil
     ) throws(WalkError) -> (outcome: MonteCarloOutcome, migrations: Int) {
         guard walks >= 0, batchSize >= 1, threads >= 1 else {
             throw WalkError(.badArgument, "walks \(walks), batch size \(batchSize), threads \(threads): need ≥ 0, ≥ 1, ≥ 1")
@@ -124,7 +126,7 @@ public final class ShardedWalks: Sendable {
                 while true {
                     let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
                     guard i < segments.count else { return }
-                    let result = Result { () throws(WalkError) in try self.run(segments[i]) }
+                    let result = Result { () throws(WalkError) in try self.run(segments[i], walkers: walkersPerThread) }
                     results.withLock { $0[i] = result }
                 }
             }

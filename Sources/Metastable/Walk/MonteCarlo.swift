@@ -67,13 +67,16 @@ public enum MonteCarlo {
 extension WalkTask {
     /// Walks `0..<walks` on `threads` threads, with the cluster observers when asked for.
     public func outcome(
-        walks: Int, threads: Int, batchSize: Int, observeClusters: Bool, progress: (@Sendable (WalkProgress) -> Void)? = nil
+        walks: Int, threads: Int, batchSize: Int, walkersPerThread: Int? = nil, observeClusters: Bool,
+        progress: (@Sendable (WalkProgress) -> Void)? = nil
     ) throws(WalkError) -> MonteCarloOutcome {
         if observeClusters {
             return MonteCarloOutcome(try run(
-                walks: walks, threads: threads, batchSize: batchSize, observer: ClusterObserver.self, progress: progress))
+                walks: walks, threads: threads, batchSize: batchSize, walkersPerThread: walkersPerThread,
+                observer: ClusterObserver.self, progress: progress))
         }
         return MonteCarloOutcome(try run(
-            walks: walks, threads: threads, batchSize: batchSize, observer: HittingTimeObserver.self, progress: progress))
+            walks: walks, threads: threads, batchSize: batchSize, walkersPerThread: walkersPerThread,
+            observer: HittingTimeObserver.self, progress: progress))
     }
 }

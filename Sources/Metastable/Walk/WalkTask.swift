@@ -103,6 +103,17 @@ public final class WalkTask: @unchecked Sendable {
     /// against 47 M for 32 (1120 MiB graph). Results do not depend on it.
     public var defaultWalkers: Int { graph.bytes >= Self.outOfCacheBytes ? 64 : 32 }
 
+    /// The most walkers a thread interleaves: beyond it the slots outgrow the L1 cache.
+    public static let maxWalkers = 1024
+
+    /// Checks a walkers-per-thread setting from the command line (nil: the default).
+    public static func validate(walkersPerThread: Int?) throws(WalkError) {
+        guard let n = walkersPerThread else { return }
+        guard (1...maxWalkers).contains(n) else {
+            throw WalkError(.badArgument, "walkers per thread must be in 1...\(maxWalkers), got \(n)")
+        }
+    }
+
     /// Runs walks `walks` on the calling thread, `walkers` at a time (nil: `defaultWalkers`).
     @inlinable
     public func run<Observer: WalkObserver>(

@@ -16,7 +16,7 @@ final class ComputePool: Sendable {
 
     /// Starts `threads` threads. Each keeps running until `close()`, and signals `wakeup`
     /// whenever it leaves an outcome.
-    init(threads: Int, wakeup: WakeupPipe) {
+    init(threads: Int, walkersPerThread: Int?, wakeup: WakeupPipe) {
         finished = FinishedBatches(wakeup: wakeup)
         // Each thread may work on another point; one more lets the next round's point
         // be built while the last batches of the current one run.
@@ -24,7 +24,9 @@ final class ComputePool: Sendable {
         for index in 0..<threads {
             let thread = Thread { [leases, finished] in
                 while let lease = leases.next() {
-                    let result = Result { () throws(BatchFailure) -> WorkerOutput in try Self.run(lease, points) }
+                    let result = Result { () throws(BatchFailure) -> WorkerOutput in
+                        try Self.run(lease, points, walkers: walkersPerThread)
+                    }
                     finished.append(FinishedBatch(ticket: lease.ticket, result: result))
                 }
             }
@@ -33,16 +35,19 @@ final class ComputePool: Sendable {
         }
     }
 
-    private static func run(_ lease: WorkerLease, _ points: PointCache) throws(BatchFailure) -> WorkerOutput {
+    private static func run(_ lease: WorkerLease, _ points: PointCache, walkers: Int?) throws(BatchFailure) -> WorkerOutput {
         switch try points.point(lease.job, lease.point) {
         case .walks(let point):
             do throws(WalkError) {
-                guard let segment = lease.segment else { return WorkerOutput(RoundBatchOutput(outcome: try point.runBatch(lease.walks))) }
+                guard let segment = lease.segment else {
+                    return WorkerOutput(RoundBatchOutput(outcome: try point.runBatch(lease.walks, walkers: walkers)))
+                }
                 // WorkerCore leases segments only for points with shards.
                 guard case .sharded(let sharded) = point.walks else {
                     throw WalkError(.badArgument, "a segment for grid point \(point.index), which is not partitioned")
                 }
-                let done = try sharded.run(Segment(shard: segment.shard, walks: lease.walks, arrivals: segment.arrivals))
+                let done = try sharded.run(
+                    Segment(shard: segment.shard, walks: lease.walks, arrivals: segment.arrivals), walkers: walkers)
                 return WorkerOutput(
                     RoundBatchOutput(outcome: done.outcome),
                     departures: done.departures.map { WireMessage.Departure(shard: $0.shard, walks: $0.walks) })

@@ -26,6 +26,9 @@ public struct WorkerOptions: Sendable {
     public var endpoint: String
     /// Compute threads: how many batches run at once.
     public var threads: Int
+    /// Walks each compute thread interleaves; nil: by graph size (`WalkTask.defaultWalkers`).
+    /// Results do not depend on it.
+    public var walkersPerThread: Int?
     /// How many leases the worker holds at once; nil: twice `threads`, so that a thread
     /// finding its next lease waiting does not wait for a round trip.
     public var credits: Int?
@@ -208,7 +211,7 @@ final class WorkerShell {
     }
 
     func run(until shouldStop: () -> Bool) throws {
-        let pool = ComputePool(threads: core.configuration.threads, wakeup: wakeup)
+        let pool = ComputePool(threads: core.configuration.threads, walkersPerThread: options.walkersPerThread, wakeup: wakeup)
         defer {
             connection = nil
             pool.close()
