@@ -73,8 +73,21 @@ public final class ClusterExecutor: WalkExecutor, @unchecked Sendable {
             let walks = point.batch(b)
             return UInt64(walks.lowerBound)..<UInt64(walks.upperBound)
         }
+        // On a partitioned chain the coordinator checks departing walks as the worker receiving
+        // them would: a bad one fails its batch here, and never reaches another worker.
+        var validator: (@Sendable (WireMessage.BatchResult, Int) -> String?)?
+        if case .sharded(let sharded) = point.walks {
+            validator = { result, _ in
+                for departure in result.departures {
+                    if let problem = sharded.problem(arriving: departure.walks, on: departure.shard) {
+                        return "departures to shard \(departure.shard): \(problem)"
+                    }
+                }
+                return nil
+            }
+        }
         let results = try coordinator.runRound(
-            point.index, batches: batches, shards: point.spec.shards,
+            point.index, batches: batches, shards: point.spec.shards, validator: validator,
             progress: { p in
                 progress(WalkProgress(
                     batchesDone: p.batchesDone, batchCount: p.batchesTotal, walksDone: Int(p.walksDone), steps: p.steps))

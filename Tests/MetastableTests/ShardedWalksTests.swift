@@ -84,9 +84,13 @@ struct ShardedWalksTests {
             (try migrant(state: mine, observer: [label, 999, 1, label]), "exceed"),
             (try migrant(state: mine, observer: [label, 0, 2, label, label + 1]), "hard steps"),
         ]
+        #expect(sharded.problem(arriving: try migrant(state: mine), on: 0) == nil)
         for (arrivals, needle) in cases {
             let error = #expect(throws: WalkError.self) { try sharded.run(Segment(shard: 0, arrivals: arrivals)) }
             #expect(error?.description.contains(needle) == true, "\(error.map { "\($0)" } ?? "no error") should say \(needle)")
+            // The coordinator's check, which builds no shard, says the same.
+            let problem = sharded.problem(arriving: arrivals, on: 0)
+            #expect(problem?.contains(needle) == true, "\(problem ?? "no problem") should say \(needle)")
         }
         #expect(throws: MigrationError.self) { try Migrants(words: [1, 2, 3]) }
         #expect(throws: MigrationError.self) { try Migrants(words: [1, 2, 3, 4, 5, 6, 7, 99]) }

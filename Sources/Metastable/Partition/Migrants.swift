@@ -81,6 +81,32 @@ public struct Migrants: Sendable, Equatable {
         walkCount += other.count
     }
 
+    /// Why one of these walks cannot go on from its state, or nil when each can: the state
+    /// must be among `stateCount`, `belongsHere` (held by the shard it arrives on) and not
+    /// in the target (where it would have ended), with 1...`maxSteps` steps left, and its
+    /// observer words what `observer(words, state, steps taken)` accepts.
+    public func problem(
+        stateCount: Int, maxSteps: UInt64, belongsHere: (Int) -> Bool, isTarget: (Int) -> Bool,
+        observer: (ArraySlice<UInt64>, UInt32, UInt64) -> String?
+    ) -> String? {
+        for (i, walk) in walks.enumerated() {
+            let problem: String? =
+                if walk.state >= UInt64(stateCount) {
+                    "state \(walk.state) is outside the graph's \(stateCount) states"
+                } else if !belongsHere(Int(walk.state)) {
+                    "state \(walk.state) belongs to another shard"
+                } else if isTarget(Int(walk.state)) {
+                    "state \(walk.state) is in the target, where the walk would have ended"
+                } else if walk.left == 0 || walk.left > maxSteps {
+                    "\(walk.left) steps left, not in 1...\(maxSteps)"
+                } else {
+                    observer(words[walk.observer], UInt32(walk.state), maxSteps - walk.left)
+                }
+            if let problem { return "walk \(i) (index \(walk.index)): \(problem)" }
+        }
+        return nil
+    }
+
     /// XXH64 of a segment made of these arrivals and the fresh walks `fresh`: what the
     /// coordinator and a worker compare to agree on which version of a segment ran.
     public func digest(fresh: Range<UInt64>) -> UInt64 {

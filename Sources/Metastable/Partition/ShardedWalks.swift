@@ -85,6 +85,25 @@ public final class ShardedWalks: Sendable {
         }
     }
 
+    /// Why `walks` cannot arrive on `shard`, or nil: the checks a worker makes before running
+    /// a segment, without building the shard (a coordinator checks departures with them).
+    public func problem(arriving walks: Migrants, on shard: Int) -> String? {
+        guard (0..<partition.shardCount).contains(shard) else {
+            return "shard \(shard) does not exist (the graph has \(partition.shardCount))"
+        }
+        let labels = chain.clusters?.labels, clusterCount = chain.clusters?.clusterCount ?? 0
+        return walks.problem(
+            stateCount: chain.stateCount, maxSteps: maxSteps, belongsHere: { self.partition.shard(ofState: $0) == shard },
+            isTarget: { self.target.contains($0) },
+            observer: { words, state, steps in
+                guard let labels else {
+                    return words.isEmpty ? nil : "a walk that only records its hitting time carries no observer words"
+                }
+                return ClusterObserver.problem(
+                    resuming: words, label: UInt64(labels[Int(state)]), clusterCount: clusterCount, steps: steps)
+            })
+    }
+
     /// Runs one segment on the calling thread, `walkers` at a time (nil: by graph size).
     public func run(_ segment: Segment, walkers: Int? = nil) throws(WalkError) -> SegmentOutcome {
         let task = try task(forShard: segment.shard)

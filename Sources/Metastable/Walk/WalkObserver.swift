@@ -241,9 +241,15 @@ public struct ClusterObserver: WalkObserver {
     }
 
     public func problem(resuming words: ArraySlice<UInt64>, at state: UInt32, steps: UInt64) -> String? {
+        Self.problem(resuming: words, label: UInt64(labels[Int(state)]), clusterCount: clusterCount, steps: steps)
+    }
+
+    /// `problem(resuming:at:steps:)` for a state in cluster `label` of `clusterCount`, with
+    /// no observer at hand (a coordinator checking departures).
+    public static func problem(resuming words: ArraySlice<UInt64>, label: UInt64, clusterCount: Int, steps: UInt64) -> String? {
         guard words.count >= 3 else { return "cluster observer words: \(words.count), at least 3 needed" }
-        let w = Array(words), label = UInt64(labels[Int(state)])
-        guard w[0] == label else { return "the walk's cluster \(w[0]) is not its state \(state)'s cluster \(label)" }
+        let w = Array(words)
+        guard w[0] == label else { return "the walk's cluster \(w[0]) is not its state's cluster \(label)" }
         guard w[2] >= 1, w[2] == UInt64(w.count - 3) else {
             return "the walk visited \(w[2]) clusters but lists \(w.count - 3)"
         }

@@ -148,21 +148,12 @@ public final class WalkTask: @unchecked Sendable {
         guard walkers >= 1 else { throw WalkError(.badArgument, "walkers per thread must be at least 1, got \(walkers)") }
         var o = try Observer(graph: graph, walkers: Swift.max(1, Swift.min(walkers, walks.count + arrivals.count)))
         let border = ForeignStates(bits: foreignBits.base), hit = BitsetHit(bits: targetBits.base)
-        for (i, walk) in arrivals.walks.enumerated() {
-            let problem: String? =
-                if walk.state >= UInt64(graph.stateCount) {
-                    "state \(walk.state) is outside the graph's \(graph.stateCount) states"
-                } else if border.isForeign(UInt32(walk.state)) {
-                    "state \(walk.state) belongs to another shard"
-                } else if hit.contains(UInt32(walk.state)) {
-                    "state \(walk.state) is in the target, where the walk would have ended"
-                } else if walk.left == 0 || walk.left > maxSteps {
-                    "\(walk.left) steps left, not in 1...\(maxSteps)"
-                } else {
-                    o.problem(
-                        resuming: arrivals.words[walk.observer], at: UInt32(walk.state), steps: maxSteps - walk.left)
-                }
-            if let problem { throw WalkError(.mismatch, "arriving walk \(i) (index \(walk.index)): \(problem)") }
+        let observer = o
+        if let problem = arrivals.problem(
+            stateCount: graph.stateCount, maxSteps: maxSteps, belongsHere: { !border.isForeign(UInt32($0)) },
+            isTarget: { hit.contains(UInt32($0)) }, observer: { observer.problem(resuming: $0, at: $1, steps: $2) })
+        {
+            throw WalkError(.mismatch, "arriving \(problem)")
         }
         let (times, steps, departures) = withExtendedLifetime(self) {
             walk(arrivals, walks, walkers: walkers, observer: &o)
