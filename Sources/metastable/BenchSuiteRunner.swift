@@ -55,15 +55,17 @@ struct BenchSuiteRunner {
             c.map { [$0, graph(file), "\(walkers)", "\(walkers)", "\(steps)", "1"] }
         }
 
+        // Each graph at the kernel's own choice of interleaved walks, the C loop at the same.
+        let (wIn, wOut) = (inCache.defaultWalkers, outOfCache.defaultWalkers)
         log("measuring the in-cache graph: \(inCache.name)")
-        let swiftIn = try inCache.stepsPerSecond(walkers: 32, stepsPerWalk: Self.inCacheSteps)
-        let cIn = reference(cWalk("in-cache", 32, Self.inCacheSteps))
+        let swiftIn = try inCache.stepsPerSecond(walkers: wIn, stepsPerWalk: Self.inCacheSteps)
+        let cIn = reference(cWalk("in-cache", wIn, Self.inCacheSteps))
         let numpyIn = reference(numpy("in-cache", 100_000, 100))
         log("measuring the out-of-cache graph: \(outOfCache.name)")
         let swiftOne = try outOfCache.stepsPerSecond(walkers: 1, stepsPerWalk: Self.singleSteps)
-        let swiftMany = try outOfCache.stepsPerSecond(walkers: 32, stepsPerWalk: Self.interleavedSteps)
+        let swiftMany = try outOfCache.stepsPerSecond(walkers: wOut, stepsPerWalk: Self.interleavedSteps)
         let cOne = reference(cWalk("out-of-cache", 1, Self.singleSteps))
-        let cMany = reference(cWalk("out-of-cache", 32, Self.interleavedSteps))
+        let cMany = reference(cWalk("out-of-cache", wOut, Self.interleavedSteps))
         let numpyOut = reference(numpy("out-of-cache", 100_000, 30))
 
         log("timing the exact solver and scipy's spsolve: \(solver.walk.name)")
@@ -73,7 +75,7 @@ struct BenchSuiteRunner {
         log("measuring the cluster path (local worker processes)")
         let cluster = try ClusterBenchmark.run(log: log)
 
-        let inName = "in cache (\(inCache.name)), 32 walks interleaved", outName = "out of cache (\(outOfCache.name))"
+        let inName = "in cache (\(inCache.name)), \(wIn) walks interleaved", outName = "out of cache (\(outOfCache.name))"
         var rows = [
             Row(measurement: "\(inName), M steps/s/core", swift: Self.rate(swiftIn), reference: Self.rate(cIn, "C -O3"),
                 ratio: Self.ratio(swiftIn, cIn), target: "≥ 0.60 of C"),
@@ -81,11 +83,11 @@ struct BenchSuiteRunner {
                 ratio: Self.ratio(swiftIn, numpyIn, times: true), target: "≥ 10×"),
             Row(measurement: "\(outName), 1 walk, M steps/s/core", swift: Self.rate(swiftOne), reference: Self.rate(cOne, "C -O3"),
                 ratio: Self.ratio(swiftOne, cOne), target: ""),
-            Row(measurement: "\(outName), 32 walks interleaved, M steps/s/core", swift: Self.rate(swiftMany),
+            Row(measurement: "\(outName), \(wOut) walks interleaved, M steps/s/core", swift: Self.rate(swiftMany),
                 reference: Self.rate(cMany, "C -O3"), ratio: Self.ratio(swiftMany, cMany), target: "≥ 20 M steps/s"),
-            Row(measurement: "out of cache, 32 interleaved over 1 walk", swift: Self.rate(swiftMany),
+            Row(measurement: "out of cache, \(wOut) interleaved over 1 walk", swift: Self.rate(swiftMany),
                 reference: Self.rate(swiftOne, "Swift, 1 walk"), ratio: Self.ratio(swiftMany, swiftOne, times: true), target: "≥ 8×"),
-            Row(measurement: "out of cache, 32 interleaved against numpy", swift: Self.rate(swiftMany),
+            Row(measurement: "out of cache, \(wOut) interleaved against numpy", swift: Self.rate(swiftMany),
                 reference: Self.rate(numpyOut, "numpy"), ratio: Self.ratio(swiftMany, numpyOut, times: true), target: "≥ 10×"),
         ]
         for m in cluster {

@@ -29,6 +29,9 @@ public enum BenchSuite {
             return rates.sorted()[rates.count / 2]
         }
 
+        /// The walks the kernel interleaves per thread on this graph when not told.
+        public var defaultWalkers: Int { WalkTask.defaultWalkers(graphBytes: graph.bytes) }
+
         /// Writes the graph, start and targets for the reference implementations.
         public func export(to url: URL) throws {
             try WalkGraphExport.write(graph, start: start, targets: targets, to: url)

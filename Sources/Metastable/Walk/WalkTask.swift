@@ -101,7 +101,10 @@ public final class WalkTask: @unchecked Sendable {
     /// (2 MiB L2, 32 MiB L3), 8 to 64 walkers step at the same speed in cache (335 M
     /// steps/s/core on permutations(8)), while out of cache 64 walkers reach 57 M steps/s
     /// against 47 M for 32 (1120 MiB graph). Results do not depend on it.
-    public var defaultWalkers: Int { graph.bytes >= Self.outOfCacheBytes ? 64 : 32 }
+    public var defaultWalkers: Int { Self.defaultWalkers(graphBytes: graph.bytes) }
+
+    /// `defaultWalkers` for a graph of `graphBytes` bytes of walk data.
+    public static func defaultWalkers(graphBytes: Int) -> Int { graphBytes >= outOfCacheBytes ? 64 : 32 }
 
     /// The most walkers a thread interleaves: beyond it the slots outgrow the L1 cache.
     public static let maxWalkers = 1024
