@@ -11,7 +11,7 @@ public struct Migrants: Sendable, Equatable {
     @usableFromInline var storage: [UInt64] = []
     /// The walks' words, laid out as above.
     public var words: [UInt64] { storage }
-    @usableFromInline internal(set) var walkCount = 0
+    @usableFromInline var walkCount = 0
     public var count: Int { walkCount }
 
     /// Words per walk before its observer's.

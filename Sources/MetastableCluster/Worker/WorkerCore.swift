@@ -1,5 +1,5 @@
 public import Logging
-public import Metastable
+import Metastable
 
 /// The worker's side of the cluster protocol as a value: events in, directives out.
 ///
