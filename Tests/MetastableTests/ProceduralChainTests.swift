@@ -11,15 +11,23 @@ struct ProceduralChainTests {
     }
 
     /// The procedural chain stored as a Chain: source and landing state at index 0.
-    static func materialized(clusters: Int, clusterSize: Int, epsilon: Double) throws -> Chain {
+    static func materialized(clusters: Int, clusterSize: Int, epsilon: Double, topology: Topology = .chain) throws -> Chain {
         var offsets = [0], columns = [UInt32](), probabilities = [Double](), kinds = [EdgeKind](), uniform = [Double]()
         for x in 0..<clusters * clusterSize {
             let (k, i) = x.quotientAndRemainder(dividingBy: clusterSize)
-            if i == 0, k + 1 < clusters {
-                columns.append(UInt32((k + 1) * clusterSize))
-                probabilities.append(epsilon)
-                kinds.append(.sparse)
-                uniform.append(1 - epsilon)
+            let successors: [Int] =
+                switch topology {
+                case .chain: k + 1 < clusters ? [k + 1] : []
+                case .chainBidirectional: [k - 1, k + 1].filter { (0..<clusters).contains($0) }
+                default: (0..<clusters).filter { $0 != k }
+                }
+            if i == 0, !successors.isEmpty {
+                for l in successors {
+                    columns.append(UInt32(l * clusterSize))
+                    probabilities.append(epsilon)
+                    kinds.append(.sparse)
+                }
+                uniform.append(1 - Double(successors.count) * epsilon)
             } else {
                 uniform.append(1)
             }
@@ -39,8 +47,8 @@ struct ProceduralChainTests {
                 let stored = try #require(ClosedForm.hittingTime(
                     chain: chain, start: StartDistribution(state: s, stateCount: k * m), target: targetSet))
                 let procedural = ClosedForm.proceduralHittingTime(
-                    clusterSize: UInt64(m), epsilon: epsilon, startCluster: UInt64(s / m), startIsSource: s % m == 0,
-                    targetCluster: UInt64(target))
+                    clusters: UInt64(k), clusterSize: UInt64(m), epsilon: epsilon, startCluster: UInt64(s / m),
+                    startIsSource: s % m == 0, targetCluster: UInt64(target))
                 if stored.isInfinite {
                     #expect(procedural.isInfinite, "start \(s) target \(target)")
                 } else {
@@ -48,6 +56,45 @@ struct ProceduralChainTests {
                 }
             }
         }
+    }
+
+    /// The meta-walk closed forms of the other topologies against the exact solver, from
+    /// every state to every cluster.
+    @Test(arguments: [(Topology.chainBidirectional, 6), (.chainBidirectional, 2), (.complete, 5), (.complete, 2)])
+    func closedFormsEqualTheExactSolver(topology: Topology, clusters k: Int) throws {
+        let (m, epsilon) = (7, 0.15)
+        let chain = try Self.materialized(clusters: k, clusterSize: m, epsilon: epsilon, topology: topology)
+        for target in 0..<k {
+            let solution = try ExactSolver.hittingTimes(chain, target: TargetSet(cluster: target, of: chain))
+            for s in 0..<k * m {
+                let exact = try solution.expected(from: StartDistribution(state: s, stateCount: k * m))
+                let closed = ClosedForm.proceduralHittingTime(
+                    topology: topology, clusters: UInt64(k), clusterSize: UInt64(m), epsilon: epsilon,
+                    startCluster: UInt64(s / m), startIsSource: s % m == 0, targetCluster: UInt64(target))
+                #expect(abs(exact - closed) <= 1e-9 * max(1, exact), "\(topology) start \(s) target \(target): \(exact) vs \(closed)")
+            }
+        }
+    }
+
+    /// Walks on the procedural chain of each topology against its closed form, and against
+    /// the stored walk on the same chain materialised.
+    @Test(arguments: [Topology.chainBidirectional, .complete])
+    func otherTopologiesWalkTheirClosedForms(topology: Topology) throws {
+        let (k, m, epsilon) = (5, 12, 0.1)
+        let walk = try ProceduralWalk(
+            chain: GeneratorSpec(clusters: k, clusterSize: m, topology: topology, epsilon: .fixed(epsilon), procedural: true),
+            start: .state(2 * m + 3), target: .cluster(.index(0)), maxSteps: 1 << 40, seed: 5)
+        let procedural = try walk.outcome(walks: 6000, threads: 2, batchSize: 500).hittingTimes.summary
+        let materialized = try Self.materialized(clusters: k, clusterSize: m, epsilon: epsilon, topology: topology)
+        let stored = try MonteCarlo.run(
+            chain: materialized, start: StartDistribution(state: 2 * m + 3, stateCount: k * m),
+            target: TargetSet(cluster: 0, of: materialized), walks: 6000, maxSteps: 1 << 40, seed: 5, batchSize: 500, threads: 2,
+            observeClusters: false
+        ).hittingTimes.summary
+        let (p, se) = (try #require(procedural.mean), try #require(procedural.standardError))
+        #expect(abs(p - walk.expectedHittingTime) < 4 * se, "\(topology): MC \(p) ± \(se), closed form \(walk.expectedHittingTime)")
+        let seBoth = (se * se + (try #require(stored.standardError)) * (try #require(stored.standardError))).squareRoot()
+        #expect(abs(p - (try #require(stored.mean))) < 4 * seBoth, "\(topology): procedural \(procedural) vs stored \(stored)")
     }
 
     @Test func tenBillionStatesAgreeWithTheClosedForm() throws {

@@ -106,15 +106,47 @@ public enum ClosedForm {
     ///
     /// so h_c = (k* − c)·d, and a non-source state of C_c has H = 1 + A_c = 1 + M/ε + (k* − c − 1)·d.
     /// A start in the target cluster gives 0, one after it +∞ (edges only go forward).
+    ///
+    /// Other topologies (every landing state being a source, each stay in a cluster starts at
+    /// its source): a source with d sparse edges leaves after
+    ///
+    ///     a(d) = (1 + (1 − d·ε)·(M − 1)) / (d·ε)
+    ///
+    /// steps in expectation (a(1) = d above), and a non-source start first needs M steps to
+    /// reach the source. Then E[τ] = Σ_j N_j·a(d_j) + (start a source ? 0 : M), with N_j the
+    /// expected stays in cluster j of the meta-walk, which moves to a uniform successor:
+    /// - `complete`: from any other cluster the target comes next with probability 1/(K − 1),
+    ///   so K − 1 stays, all with d = K − 1.
+    /// - `chain-bidirectional`: a simple random walk on 0...K−1 reflected at the ends (d = 1
+    ///   there, 2 inside). Towards a target T > c (the other side mirrors): from j ≥ 1 it
+    ///   escapes to T before returning with probability 1/(2(T − j)), from 0 with 1/T, and
+    ///   reaches j < c before T with probability (T − c)/(T − j). So N_j = 2(T − j) for
+    ///   c ≤ j < T (N_0 = T when c = 0) and N_j = 2(T − c) for 1 ≤ j < c, N_0 = T − c.
     public static func proceduralHittingTime(
-        clusterSize: UInt64, epsilon: Double, startCluster c: UInt64, startIsSource: Bool, targetCluster: UInt64
+        topology: Topology = .chain, clusters: UInt64, clusterSize: UInt64, epsilon: Double, startCluster c: UInt64,
+        startIsSource: Bool, targetCluster: UInt64
     ) -> Double {
-        guard c <= targetCluster else { return .infinity }
-        guard c < targetCluster else { return 0 }
+        guard c != targetCluster else { return 0 }
         let m = Double(clusterSize)
-        let d = 1 + (1 - epsilon) * m / epsilon
-        if startIsSource { return Double(targetCluster - c) * d }
-        return 1 + m / epsilon + Double(targetCluster - c - 1) * d
+        let toSource = startIsSource ? 0 : m
+        func a(_ d: Double) -> Double { (1 + (1 - d * epsilon) * (m - 1)) / (d * epsilon) }
+        switch topology {
+        case .complete:
+            let others = Double(clusters - 1)
+            return others * a(others) + toSource
+        case .chainBidirectional:
+            // Mirrored so that the target lies above the start.
+            let (t, s) = targetCluster > c ? (Double(targetCluster), Double(c)) : (Double(clusters - 1 - targetCluster), Double(clusters - 1 - c))
+            let inner = t - s
+            if s == 0 { return t * a(1) + t * (t - 1) * a(2) + toSource }
+            return inner * a(1) + (2 * inner * (s - 1) + inner * (inner + 1)) * a(2) + toSource
+        default:
+            guard c < targetCluster else { return .infinity } // edges only go forward
+            // a(1) and a(1) + M, written as in the recursion: fewer rounding steps.
+            let d = 1 + (1 - epsilon) * m / epsilon
+            if startIsSource { return Double(targetCluster - c) * d }
+            return 1 + m / epsilon + Double(targetCluster - c - 1) * d
+        }
     }
 
     /// What the recursion needs, when the chain has the closed-form structure.

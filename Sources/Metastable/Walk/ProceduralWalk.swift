@@ -1,23 +1,25 @@
 /// Walks on a procedural chain (`GeneratorSpec.procedural`), whose rows are computed from the
 /// state when the walk is there, so no edge is stored and K·M can reach 10¹⁰ and beyond.
 ///
-/// The family is the generator's uniform kernel with the chain topology and one source per
-/// cluster at a fixed ε. State `k·M + i` is state i of cluster k, and its row is
+/// The family is the generator's uniform kernel with one source per cluster at a fixed ε, on
+/// the `chain`, `chain-bidirectional` or `complete` topology. State `k·M + i` is state i of
+/// cluster k, and its row is
 ///
-///     p(x, ·) = (1 − ε)·uniform(C_k) + ε·δ_{(k+1)·M}     for the source i = 0 of k < K − 1,
-///     p(x, ·) = uniform(C_k)                              for every other state,
+///     p(x, ·) = (1 − d_k·ε)·uniform(C_k) + ε·Σ_{l ∈ succ(k)} δ_{l·M}   for the source i = 0,
+///     p(x, ·) = uniform(C_k)                                             for every other state,
 ///
-/// the rows `GeneratorSpec.generate()` stores for the same K, M and ε (the uniform part
-/// includes x itself, and the last cluster's source has no sparse edge), except that the
-/// source and its landing state are index 0 of their cluster instead of being drawn from
-/// the seed: a choice that needs no table, so memory stays constant in K·M. The chain's
-/// `seed` therefore plays no part.
+/// with succ(k) the topology's d_k successors of k (k + 1; k − 1 and k + 1; every other
+/// cluster): the rows `GeneratorSpec.generate()` stores for the same K, M, topology and ε
+/// (the uniform part includes x itself), except that the source and its landing state are
+/// index 0 of their cluster instead of being drawn from the seed: a choice that needs no
+/// table, so memory stays constant in K·M. The chain's `seed` therefore plays no part.
 ///
 /// Walk i draws from `WalkRandom(seed:, domain: .walk, index: i)` only, as `WalkTask`'s walks
 /// do, so a batch gives the same result on any thread, worker or machine.
 public struct ProceduralWalk: Sendable {
     /// The spec the walk was made from, for reports.
     public let chain: GeneratorSpec
+    public let clusters: UInt64
     public let clusterSize: UInt64
     public let epsilon: Double
     public let start: UInt64
@@ -62,13 +64,14 @@ public struct ProceduralWalk: Sendable {
             targetCluster = UInt64(k)
         }
         let startCluster = UInt64(s) / clusterSize
-        // Edges only go forward: from a later cluster no walk would ever end but at the cap.
-        guard startCluster <= targetCluster else {
+        // On the chain edges only go forward: from a later cluster no walk would ever end but at the cap.
+        guard startCluster <= targetCluster || chain.topology != .chain else {
             throw SpecError(
                 field: "target",
                 "cluster \(targetCluster) cannot be reached from state \(s) in cluster \(startCluster): the chain only moves forward")
         }
         self.chain = chain
+        self.clusters = clusters
         self.clusterSize = clusterSize
         self.epsilon = epsilon
         self.start = UInt64(s)
@@ -81,8 +84,8 @@ public struct ProceduralWalk: Sendable {
     /// E[τ] from the start to the target cluster, from `ClosedForm`.
     public var expectedHittingTime: Double {
         ClosedForm.proceduralHittingTime(
-            clusterSize: clusterSize, epsilon: epsilon, startCluster: start / clusterSize,
-            startIsSource: start % clusterSize == 0, targetCluster: targetCluster)
+            topology: chain.topology, clusters: clusters, clusterSize: clusterSize, epsilon: epsilon,
+            startCluster: start / clusterSize, startIsSource: start % clusterSize == 0, targetCluster: targetCluster)
     }
 
     /// Runs walks `walks` on the calling thread, one after the other: a step reads no
@@ -122,17 +125,37 @@ public struct ProceduralWalk: Sendable {
     private func walk(_ random: inout WalkRandom) -> (steps: UInt64, hit: Bool) {
         var k = start / clusterSize, i = start % clusterSize
         var t: UInt64 = 0
-        // k < targetCluster <= K − 1 inside the loop, so every source met has its sparse edge.
         while k != targetCluster {
             guard t < maxSteps else { return (t, false) }
-            if i == 0, random.next() < sparseThreshold {
-                k &+= 1 // lands on index 0 of the next cluster: i stays 0
+            if i == 0, let next = sparseStep(from: k, random.next()) {
+                k = next // lands on index 0 of its cluster: i stays 0
             } else {
                 i = random.next(below: clusterSize)
             }
             t &+= 1
         }
         return (t, true)
+    }
+
+    /// The cluster a source's draw `u` sends the walk to, or nil for its uniform part: edge
+    /// j of succ(k), in the generator's order, takes u in [j·t, (j+1)·t) with t = ε·2⁶⁴.
+    @inline(__always)
+    private func sparseStep(from k: UInt64, _ u: UInt64) -> UInt64? {
+        switch chain.topology {
+        case .chain:
+            // k < targetCluster <= K − 1 on the chain, so the source has its edge.
+            return u < sparseThreshold ? k &+ 1 : nil
+        case .chainBidirectional:
+            let down = k > 0, up = k &+ 1 < clusters
+            guard u < sparseThreshold else {
+                return down && up && u < 2 &* sparseThreshold ? k &+ 1 : nil
+            }
+            return down ? k &- 1 : (up ? k &+ 1 : nil)
+        default: // complete (validated): K − 1 edges, (K − 1)·ε < 1
+            let j = u / sparseThreshold
+            guard j < clusters &- 1 else { return nil }
+            return j < k ? j : j &+ 1
+        }
     }
 }
 
@@ -147,11 +170,17 @@ extension GeneratorSpec {
             throw bad("clusters × cluster_size", "\(clusters) × \(clusterSize) states exceed \(Int.max)")
         }
         guard kernel == .uniform else { throw bad("kernel", "a procedural chain needs kernel uniform, got \(kernel)") }
-        guard topology == .chain else { throw bad("topology", "a procedural chain needs topology chain, got \(topology)") }
+        guard [.chain, .chainBidirectional, .complete].contains(topology) else {
+            throw bad("topology", "a procedural chain needs topology chain, chain-bidirectional or complete, got \(topology)")
+        }
         guard sources == 1 else { throw bad("sources", "a procedural chain has 1 source per cluster, got \(sources)") }
         guard decoys == 0 else { throw bad("decoys", "a procedural chain has no decoys, got \(decoys)") }
         guard case .fixed(let e) = epsilon else { throw bad("epsilon", "a procedural chain needs a fixed ε, got \(epsilon)") }
         guard e > 0, e < 1 else { throw bad("epsilon", "must be in (0, 1), got \(e)") }
+        let perRow = Double(maxSuccessors) * e
+        guard perRow < 1 else {
+            throw bad("epsilon", "a source has \(maxSuccessors) sparse edges of ε = \(e): their total \(perRow) must stay below 1")
+        }
     }
 }
 
@@ -159,9 +188,10 @@ extension ChainSummary {
     /// What results.json says about a procedural chain: its K − 1 sparse edges are all its
     /// explicit transitions, as for the stored chain of the same family.
     init(procedural spec: GeneratorSpec) {
+        let edges = spec.topology == .complete
+            ? spec.clusters * (spec.clusters - 1) : (spec.topology == .chain ? 1 : 2) * (spec.clusters - 1)
         self.init(
-            source: "procedural: K=\(spec.clusters) M=\(spec.clusterSize) uniform chain sources=1 ε=\(spec.epsilon)",
-            states: spec.stateCount, clusters: spec.clusters, transitions: spec.clusters - 1,
-            sparseEdges: spec.clusters - 1)
+            source: "procedural: K=\(spec.clusters) M=\(spec.clusterSize) uniform \(spec.topology) sources=1 ε=\(spec.epsilon)",
+            states: spec.stateCount, clusters: spec.clusters, transitions: edges, sparseEdges: edges)
     }
 }
