@@ -171,4 +171,94 @@ struct PartitionedCoordinatorTests {
         text.replaceSubrange(words, with: #""arrivals":"""#)
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(CoordinatorSnapshot.self, from: Data(text.utf8)) }
     }
+
+    /// A worker's answer to `lease`, decided by the batch id alone (as a real worker's is):
+    /// each walk ends (hitting time 1) or leaves for another shard.
+    static func deterministicResult(for lease: WireMessage.TaskLease, shards: Int) throws -> WireMessage.BatchResult {
+        var random = WalkRandom(seed: lease.batchID, index: 7)
+        let segment = lease.segment!
+        let indices = Array(lease.walks) + segment.arrivals.walks.map(\.index)
+        var times = IntegerSampleAccumulator()
+        var leaving = [Int: [UInt64]]()
+        for index in indices {
+            if shards > 1, random.next(below: 3) == 0 {
+                let shard = (segment.shard + 1 + Int(random.next(below: UInt64(shards - 1)))) % shards
+                leaving[shard, default: []] += [index, 9, 1, 2, 3, 4, 50, 0]
+            } else {
+                times.record(1)
+            }
+        }
+        let departures = try leaving.keys.sorted().map { WireMessage.Departure(shard: $0, walks: try Migrants(words: leaving[$0]!)) }
+        return .init(
+            jobID: lease.jobID, batchID: lease.batchID, steps: times.count, hittingTime: times, departures: departures,
+            segmentDigest: segment.arrivals.digest(fresh: lease.walks))
+    }
+
+    @Test("thousands of random events, restarts from snapshots included, never lose or double a walk")
+    func randomEventsKeepEveryWalk() throws {
+        var random = WalkRandom(seed: 77, index: 0)
+        var config = CoordinatorConfig()
+        config.maxCreditsPerWorker = 3
+        var core = CoordinatorCore(runID: Self.runID, job: Self.job, config: config)
+        let peers = (0..<6).map { PeerID([1, UInt8($0)]) }
+        var now: UInt64 = 0, round = 0, shards = 3, rounds = 0, migrations = 0, requeued = 0, restarts = 0
+        var batches: [Range<UInt64>] = (0..<UInt64(12)).map { i -> Range<UInt64> in i * 10..<i * 10 + 10 }
+        var leases = [UInt64: WireMessage.TaskLease]()
+        func take(_ directives: [CoordinatorDirective]) throws {
+            for directive in directives {
+                if case .send(_, .task(let lease)) = directive { leases[lease.batchID] = lease }
+                if case .roundComplete(let number, let results) = directive {
+                    #expect(number == round)
+                    // Every walk of the round ended exactly once, wherever it went.
+                    let ended: UInt64 = results.reduce(0) { $0 + $1.hittingTime.count }
+                    let started: UInt64 = batches.reduce(0) { $0 + ($1.upperBound - $1.lowerBound) }
+                    #expect(ended == started)
+                    rounds += 1
+                }
+            }
+        }
+        try take(core.startRound(round, batches: batches, policyVersion: 0, shards: shards, at: now))
+        for step in 0..<20_000 {
+            now += random.next(below: 300_000_000)
+            let peer = peers[Int(random.next(below: UInt64(peers.count)))]
+            let roll = random.next(below: 100)
+            var directives = [CoordinatorDirective]()
+            if roll < 6 {
+                directives = core.handle(.message(from: peer, .init(runID: "", message: .hello(.init(
+                    workerID: "w", cores: 1, credits: UInt32(1 + random.next(below: 4)), pid: 0, hostname: "", softwareVersion: ""))), at: now))
+            } else if roll < 25 {
+                directives = core.handle(.message(from: peer, .init(runID: Self.runID, message: .heartbeat(.init(
+                    sequence: 1, senderTimeNanoseconds: now))), at: now))
+            } else if roll < 70, !leases.isEmpty {
+                // A result for some lease of this round, from whoever: late and duplicate ones included.
+                let ids = leases.keys.filter { $0 >> 32 == UInt64(round) }.sorted()
+                if let id = ids.isEmpty ? nil : ids[Int(random.next(below: UInt64(ids.count)))] {
+                    var result = try Self.deterministicResult(for: leases[id]!, shards: shards)
+                    if random.next(below: 20) == 0 { result.segmentDigest &+= 1 } // a stale version
+                    directives = core.handle(.message(from: peer, .init(runID: Self.runID, message: .result(result)), at: now))
+                }
+            } else if roll < 72 {
+                // The coordinator restarts from its snapshot: leases are forgotten, workers HELLO again.
+                (migrations, requeued, restarts) = (migrations + core.statistics.migrationsTotal, requeued + core.statistics.requeuedTotal, restarts + 1)
+                let data = try JSONEncoder().encode(core.snapshot)
+                core = CoordinatorCore(restoring: try JSONDecoder().decode(CoordinatorSnapshot.self, from: data), config: config)
+            } else if core.isRoundComplete, roll < 80 {
+                round += 1
+                shards = 1 + Int(random.next(below: 4))
+                let count: UInt64 = 1 + random.next(below: UInt64(15))
+                batches = (0..<count).map { i -> Range<UInt64> in i * 10..<i * 10 + random.next(below: UInt64(11)) }
+                directives = core.startRound(round, batches: batches, policyVersion: 0, shards: shards, at: now)
+            } else {
+                directives = core.handle(.tick(at: now))
+            }
+            try take(directives)
+            let violations = core.invariantViolations()
+            #expect(violations.isEmpty, "step \(step): \(violations)")
+            if !violations.isEmpty { return }
+        }
+        migrations += core.statistics.migrationsTotal
+        requeued += core.statistics.requeuedTotal
+        #expect(rounds > 5 && restarts > 100)
+        #expect(migrations > 1000 && requeued > 0, "\(migrations) migrations, \(requeued) requeued")
+    }
 }
