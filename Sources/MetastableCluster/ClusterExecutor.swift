@@ -90,7 +90,8 @@ public final class ClusterExecutor: WalkExecutor, @unchecked Sendable {
             point.index, batches: batches, shards: point.spec.shards, validator: validator,
             progress: { p in
                 progress(WalkProgress(
-                    batchesDone: p.batchesDone, batchCount: p.batchesTotal, walksDone: Int(p.walksDone), steps: p.steps))
+                    batchesDone: p.batchesDone, batchCount: p.batchesTotal, walksDone: Int(p.walksDone), steps: p.steps,
+                    migrations: p.migrations))
             },
             abort: abort)
         var outcome = MonteCarloOutcome()

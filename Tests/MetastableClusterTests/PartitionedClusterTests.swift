@@ -47,6 +47,9 @@ struct PartitionedClusterTests {
         #expect(run.wait() == 0, "\(run.stderr)")
         #expect(try results("three") == reference)
         #expect(migrations(run) > 10_000, "\(run.stderr.suffix(2000))")
+        // timing.json reports them too.
+        let timing = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("three/timing.json")))
+        #expect(((timing as? [[String: Any]])?.first?["migrations"] as? Int) == migrations(run))
         let owners = Set(run.logRecords.filter { ($0["message"] as? String) == "shard assigned" }.compactMap { $0["peer"] as? String })
         #expect(owners.count == 3)
     }

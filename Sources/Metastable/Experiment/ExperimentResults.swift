@@ -63,6 +63,9 @@ public struct PointPerformance: Sendable, Codable, Equatable {
     public var walkSeconds: Double
     public var stepsPerSecond: Double
     public var exactSeconds: Double?
+    /// On a partitioned chain: walks that moved between shards, and how many a second.
+    public var migrations: Int?
+    public var migrationsPerSecond: Double?
 }
 
 extension ExperimentResults {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs every grid point of a plan: prepares the chain, solves it exactly, has an executor
 /// run the walks (threads here, or workers of a cluster), and puts Monte Carlo and exact
@@ -39,8 +40,10 @@ public struct ExperimentRunner: Sendable {
         progress.begin(label)
         let clock = ProgressReporter.now()
         let progress = self.progress
+        let migrations = Mutex(0)
         let outcome = try executor.run(point) { p in
             progress.update(done: p.walksDone, total: spec.walks, steps: p.steps)
+            migrations.withLock { $0 = Swift.max($0, p.migrations) }
         }
         let seconds = ProgressReporter.now() - clock
         progress.update(done: spec.walks, total: spec.walks, steps: outcome.steps, force: true)
@@ -61,9 +64,11 @@ public struct ExperimentRunner: Sendable {
             },
             hardSteps: outcome.hardSteps?.summary, clustersVisited: outcome.clustersVisited?.summary, exact: reference.exact,
             closedForm: reference.closedForm, relativeError: relativeError, zScore: zScore)
+        let moved = spec.shards == nil ? nil : migrations.withLock { $0 }
         let timing = PointPerformance(
             index: point.index, threads: executor.parallelism, walkSeconds: seconds,
-            stepsPerSecond: Double(outcome.steps) / max(seconds, 1e-9), exactSeconds: reference.exactSeconds)
+            stepsPerSecond: Double(outcome.steps) / max(seconds, 1e-9), exactSeconds: reference.exactSeconds,
+            migrations: moved, migrationsPerSecond: moved.map { Double($0) / max(seconds, 1e-9) })
         return (result, timing)
     }
 }

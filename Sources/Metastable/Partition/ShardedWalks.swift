@@ -171,7 +171,7 @@ public final class ShardedWalks: Sendable {
             }
             progress?(WalkProgress(
                 batchesDone: segmentsDone, batchCount: segmentsDone + pending.count,
-                walksDone: Int(total.hittingTimes.count), steps: total.steps))
+                walksDone: Int(total.hittingTimes.count), steps: total.steps, migrations: migrations))
         }
         return (total, migrations)
     }

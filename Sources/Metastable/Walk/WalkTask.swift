@@ -30,12 +30,15 @@ public struct WalkProgress: Sendable, Equatable {
     public var batchCount: Int
     public var walksDone: Int
     public var steps: UInt64
+    /// Walks that moved between shards so far (a partitioned chain).
+    public var migrations: Int
 
-    public init(batchesDone: Int, batchCount: Int, walksDone: Int, steps: UInt64) {
+    public init(batchesDone: Int, batchCount: Int, walksDone: Int, steps: UInt64, migrations: Int = 0) {
         self.batchesDone = batchesDone
         self.batchCount = batchCount
         self.walksDone = walksDone
         self.steps = steps
+        self.migrations = migrations
     }
 }
 
