@@ -39,6 +39,18 @@ struct ShardedWalksTests {
         #expect(sharded.partition.edges.reduce(0, +) == (try WalkGraph(chain)).recordCount)
     }
 
+    @Test func theExampleSpecRunsPartitionedLikeReplicated() throws {
+        let url = ExperimentSpecTests.packageRoot.appendingPathComponent("experiments/partitioned.yaml")
+        var plan = try ExperimentPlan.parse(yaml: String(contentsOf: url, encoding: .utf8), file: url.path)
+        #expect(plan.points.count == 1 && plan.points[0].spec.shards == 4)
+        plan.points[0].spec.walks = 300
+        plan.points[0].spec.exact = false
+        let sharded = try ExperimentRunner(threads: 2).run(plan).0
+        plan.points[0].spec.shards = nil
+        let replicated = try ExperimentRunner(threads: 2).run(plan).0
+        #expect(try sharded.jsonData() == replicated.jsonData())
+    }
+
     @Test func censoredWalksAndSpreadStartsMatchToo() throws {
         let chain = try Self.chain(kernel: .permutations(3), topology: .complete)
         let weights = stride(from: 0, to: 100, by: 7).map { (state: $0, weight: Double($0 % 5 + 1)) }
