@@ -63,7 +63,7 @@ struct PartitionedCoordinatorTests {
         _ = h.hello(b)
         #expect(h.core.shardOwnership.isEmpty)
         let start = h.core.startRound(0, batches: [0..<10, 10..<20, 20..<30, 30..<40], policyVersion: 0, shards: 2, at: h.now)
-        #expect(h.core.shardOwnership == [a, b])
+        #expect(h.core.shardOwnership == [[a], [b]])
         let first = Self.leases(start)
         #expect(first.map(\.peer) == [a, a, b, b])
         #expect(first.map { $0.lease.segment?.shard } == [0, 0, 1, 1])
@@ -125,13 +125,13 @@ struct PartitionedCoordinatorTests {
         _ = h.hello(a)
         _ = h.hello(b)
         let first = Self.leases(h.core.startRound(0, batches: (0..<8).map { UInt64($0 * 10)..<UInt64($0 * 10 + 10) }, policyVersion: 0, shards: 4, at: h.now))
-        #expect(h.core.shardOwnership == [a, b, a, b])
+        #expect(h.core.shardOwnership == [[a], [b], [a], [b]])
         #expect(Set(first.filter { $0.peer == b }.map { $0.lease.segment!.shard }) == [1, 3])
         // b goes silent: a takes its shards and its leases.
         h.now += 10 * Self.second
         _ = h.receive(.heartbeat(.init(sequence: 1, senderTimeNanoseconds: h.now)), from: a)
         let dropped = h.core.handle(.tick(at: h.now))
-        #expect(h.core.shardOwnership == [a, a, a, a])
+        #expect(h.core.shardOwnership == [[a], [a], [a], [a]])
         #expect(h.core.invariantViolations().isEmpty)
         #expect(Self.leases(dropped).isEmpty) // a has no credit left
         // a's next lease is the lowest batch of the four shards it now owns: b's batch 1.
@@ -140,7 +140,27 @@ struct PartitionedCoordinatorTests {
         #expect(next.map { $0.lease.batchID } == [1])
         // c joins: it takes two shards from a.
         _ = h.hello(c)
-        #expect(h.core.shardOwnership.filter { $0 == c }.count == 2)
+        #expect(h.core.shardOwnership.filter { $0 == [c] }.count == 2)
+        #expect(h.core.invariantViolations().isEmpty)
+    }
+
+    @Test("with more workers than shards every worker owns one, and a shard's segments go to any of its owners")
+    func shardsWithSeveralOwners() throws {
+        var h = Harness()
+        let peers = (0..<5).map { PeerID([2, UInt8($0)]) }
+        for p in peers { _ = h.hello(p, credits: 1) }
+        let first = Self.leases(h.core.startRound(0, batches: (0..<8).map { UInt64($0 * 10)..<UInt64($0 * 10 + 10) }, policyVersion: 0, shards: 2, at: h.now))
+        // Owners alternate: shard 0 gets the 1st, 3rd and 5th worker, shard 1 the 2nd and 4th.
+        #expect(h.core.shardOwnership == [[peers[0], peers[2], peers[4]], [peers[1], peers[3]]])
+        #expect(first.count == 5)
+        for (peer, lease) in first {
+            #expect(h.core.shardOwnership[lease.segment!.shard].contains(peer))
+        }
+        #expect(h.core.invariantViolations().isEmpty)
+        // Shard 1 loses an owner: the most-owned shard gives it one (3 and 1 owners become 2 and 2);
+        // then it loses the other, and keeps the one it was given.
+        for p in [peers[1], peers[3]] { _ = h.hello(p, credits: 0) } // a HELLO with no credits unregisters it
+        #expect(h.core.shardOwnership == [[peers[0], peers[2]], [peers[4]]])
         #expect(h.core.invariantViolations().isEmpty)
     }
 

@@ -21,10 +21,11 @@ import Metastable
 /// - A valid result for a batch not yet done is kept, whoever sends it: results are
 ///   deterministic per batch. Duplicates and results of earlier rounds are counted and
 ///   ignored; invalid ones are counted as bad and never kept.
-/// - On a partitioned chain each shard has one owner, and a worker is leased segments of
-///   the shards it owns only. Shards go to the workers holding the fewest, in join order;
-///   a dropped worker's shards move to the others, and a joining one takes shards from the
-///   busiest until no worker holds two more than another. Walks that leave a segment
+/// - On a partitioned chain every shard has an owner and every worker owns a shard, and a
+///   worker is leased segments of the shards it owns only: with fewer workers than shards
+///   each owns several, with more each owns one and shards have several owners (see
+///   `assignShards`). A dropped worker's shards move to the others, and a joining one
+///   takes shards from the busiest or joins the least-owned. Walks that leave a segment
 ///   travel in the result and go out in a segment of their new shard.
 public struct CoordinatorCore: Sendable {
     public let runID: String
@@ -34,8 +35,8 @@ public struct CoordinatorCore: Sendable {
 
     private var round: CoordinatorRound?
     private var table = WorkerTable()
-    /// On a partitioned chain, the owner of each shard.
-    private var shardOwners: [PeerID?] = []
+    /// On a partitioned chain, the owners of each shard, in the order they got it.
+    private var shardOwners: [[PeerID]] = []
     /// Set once `minWorkers` have joined; leasing then goes on whoever is left.
     private var leasingOpen = false
     private var shutdownReason: String?
@@ -64,7 +65,7 @@ public struct CoordinatorCore: Sendable {
     public init(restoring snapshot: CoordinatorSnapshot, config: CoordinatorConfig) {
         self.init(runID: snapshot.runID, job: snapshot.job, config: config)
         round = snapshot.restoredRound()
-        shardOwners = Array(repeating: nil, count: round?.shardCount ?? 0)
+        shardOwners = Array(repeating: [], count: round?.shardCount ?? 0)
     }
 
     /// The round started last, nil before the first.
@@ -103,7 +104,7 @@ public struct CoordinatorCore: Sendable {
         round = CoordinatorRound(number: number, policyVersion: policyVersion, input: input, walks: batches, shards: shards)
         var out: [CoordinatorDirective] = []
         if shardOwners.count != shards ?? 0 {
-            shardOwners = Array(repeating: nil, count: shards ?? 0)
+            shardOwners = Array(repeating: [], count: shards ?? 0)
             assignShards(into: &out)
         }
         refusals = [:]
@@ -139,7 +140,7 @@ public struct CoordinatorCore: Sendable {
         let peers = table.workers.map(\.peer)
         for index in table.workers.flatMap(\.leases) { round?.requeue(index) }
         table = WorkerTable()
-        shardOwners = shardOwners.map { _ in nil }
+        shardOwners = shardOwners.map { _ in [] }
         toldToShutDown = Set(peers)
         return peers.map { .send(to: $0, .shutdown(.init(reason: reason))) }
     }
@@ -163,7 +164,7 @@ public struct CoordinatorCore: Sendable {
     }
 
     /// Who owns each shard of a partitioned chain (empty otherwise).
-    public var shardOwnership: [PeerID?] { shardOwners
+    public var shardOwnership: [[PeerID]] { shardOwners
     }
 
     // MARK: - Events
@@ -297,7 +298,7 @@ public struct CoordinatorCore: Sendable {
     private mutating func fillCredits(ofWorkerAt slot: Int, at now: UInt64, into out: inout [CoordinatorDirective]) {
         guard leasingOpen else { return }
         let peer = table.workers[slot].peer
-        let shards = shardOwners.indices.filter { shardOwners[$0] == peer }
+        let shards = shardOwners.indices.filter { shardOwners[$0].contains(peer) }
         while table.workers[slot].leases.count < table.workers[slot].credits,
             let index = round?.leaseNext(to: peer, shards: shards)
         {
@@ -321,7 +322,7 @@ public struct CoordinatorCore: Sendable {
     @discardableResult
     private mutating func drop(_ peer: PeerID, into out: inout [CoordinatorDirective]) -> Bool {
         guard let worker = table.remove(peer) else { return false }
-        for s in shardOwners.indices where shardOwners[s] == peer { shardOwners[s] = nil }
+        for s in shardOwners.indices { shardOwners[s].removeAll { $0 == peer } }
         assignShards(into: &out)
         let requeued = worker.leases.sorted()
         for index in requeued { round?.requeue(index) }
@@ -330,26 +331,52 @@ public struct CoordinatorCore: Sendable {
         return true
     }
 
-    /// Gives every shard without an owner to the worker holding the fewest (earliest
-    /// joined first), then moves shards from the busiest worker to the idlest while they
-    /// differ by two or more. The caller leases afterwards.
+    /// Keeps every shard owned and every worker busy, moving as few shards as it can, in
+    /// join order so that the same events give the same owners:
+    /// 1. a shard without an owner goes to the worker holding the fewest shards;
+    /// 2. a worker holding none takes a shard from the busiest worker when that one holds
+    ///    two or more, else becomes one more owner of the shard with the fewest owners;
+    /// 3. shards move from the busiest worker to the idlest while they differ by two or
+    ///    more, and owners from the most-owned shard to the least-owned while those do.
+    /// So with fewer workers than shards each worker runs several, and with more, shards
+    /// have several owners, each running one. The caller leases afterwards.
     private mutating func assignShards(into out: inout [CoordinatorDirective]) {
         guard !shardOwners.isEmpty, !table.workers.isEmpty else { return }
-        func held() -> [Int] { table.workers.map { w in shardOwners.count { $0 == w.peer } } }
-        for s in shardOwners.indices where shardOwners[s] == nil {
-            let counts = held()
-            let idlest = counts.indices.min { (counts[$0], $0) < (counts[$1], $1) }!
-            shardOwners[s] = table.workers[idlest].peer
-            out.append(.log(.shardAssigned(shard: s, to: table.workers[idlest].peer)))
+        let peers = table.workers.map(\.peer)
+        func held() -> [Int] { peers.map { p in shardOwners.count { $0.contains(p) } } }
+        func give(_ s: Int, to w: Int) {
+            shardOwners[s].append(peers[w])
+            out.append(.log(.shardAssigned(shard: s, to: peers[w])))
+        }
+        func move(_ s: Int, from v: Int, to w: Int) {
+            shardOwners[s].removeAll { $0 == peers[v] }
+            if !shardOwners[s].contains(peers[w]) { give(s, to: w) }
+        }
+        func fewest(_ counts: [Int]) -> Int { counts.indices.min { (counts[$0], $0) < (counts[$1], $1) }! }
+        func most(_ counts: [Int]) -> Int { counts.indices.max { (counts[$0], -$0) < (counts[$1], -$1) }! }
+        for s in shardOwners.indices where shardOwners[s].isEmpty { give(s, to: fewest(held())) }
+        for w in peers.indices where held()[w] == 0 {
+            let counts = held(), busiest = most(counts)
+            if counts[busiest] >= 2 {
+                move(shardOwners.lastIndex { $0.contains(peers[busiest]) }!, from: busiest, to: w)
+            } else {
+                give(fewest(shardOwners.map(\.count)), to: w)
+            }
         }
         while true {
-            let counts = held()
-            let busiest = counts.indices.max { (counts[$0], -$0) < (counts[$1], -$1) }!
-            let idlest = counts.indices.min { (counts[$0], $0) < (counts[$1], $1) }!
-            guard counts[busiest] - counts[idlest] >= 2 else { return }
-            let s = shardOwners.lastIndex { $0 == table.workers[busiest].peer }!
-            shardOwners[s] = table.workers[idlest].peer
-            out.append(.log(.shardAssigned(shard: s, to: table.workers[idlest].peer)))
+            let counts = held(), busiest = most(counts), idlest = fewest(counts)
+            guard counts[busiest] - counts[idlest] >= 2 else { break }
+            move(shardOwners.lastIndex { $0.contains(peers[busiest]) && !$0.contains(peers[idlest]) }!, from: busiest, to: idlest)
+        }
+        // Every worker holds one shard here if any shard has two owners.
+        while true {
+            let owners = shardOwners.map(\.count), crowded = most(owners), lonely = fewest(owners)
+            guard owners[crowded] - owners[lonely] >= 2,
+                let peer = shardOwners[crowded].last(where: { !shardOwners[lonely].contains($0) }),
+                let w = peers.firstIndex(of: peer)
+            else { return }
+            shardOwners[crowded].removeAll { $0 == peer }
+            give(lonely, to: w)
         }
     }
 
@@ -412,13 +439,18 @@ public struct CoordinatorCore: Sendable {
         }
         problems += round.invariantViolations(leases: table.workers.map { ($0.peer, $0.leases) })
         for worker in table.workers where leasingOpen && worker.leases.count < worker.credits {
-            let shards = round.shardCount == nil ? [0] : shardOwners.indices.filter { shardOwners[$0] == worker.peer }
+            let shards = round.shardCount == nil ? [0] : shardOwners.indices.filter { shardOwners[$0].contains(worker.peer) }
             if shards.contains(where: { round.hasQueued(onShard: $0) }) {
                 problems.append("\(worker.peer) has unused credit while batches it may run are queued")
             }
         }
-        if round.shardCount != nil, !table.workers.isEmpty, shardOwners.contains(where: { $0.map { table.slot(of: $0) == nil } ?? true }) {
-            problems.append("a shard has no live owner: \(shardOwners)")
+        if round.shardCount != nil, !table.workers.isEmpty {
+            if shardOwners.contains(where: { $0.isEmpty || $0.contains { table.slot(of: $0) == nil } }) {
+                problems.append("a shard has no owner, or one not registered: \(shardOwners)")
+            }
+            if let idle = table.workers.first(where: { w in !shardOwners.contains { $0.contains(w.peer) } }) {
+                problems.append("\(idle.peer) owns no shard")
+            }
         }
         return problems
     }
