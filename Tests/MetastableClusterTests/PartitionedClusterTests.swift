@@ -103,4 +103,25 @@ struct PartitionedClusterTests {
         #expect(try results("resumed") == reference)
         #expect(second.logRecords.contains { ($0["message"] as? String) == "resuming round" })
     }
+
+    @Test func workersReadingOnlyTheirShardsOfABinaryGraphGiveTheSameStatistics() throws {
+        let generate = try ChildProcess(["generate", "replicated.yaml", "--out", "graph.msgraph"], in: directory, name: "generate")
+        #expect(generate.wait() == 0, "\(generate.stderr)")
+        let fromFile = partitionedSpec
+            .replacingOccurrences(of: #"chain: {clusters: 6, cluster_size: 16, kernel: permutations(3), topology: complete, epsilon: 0.001, seed: 3}"#,
+                with: "chain: {graph: graph.msgraph}")
+        #expect(fromFile.contains("graph.msgraph"))
+        try fromFile.write(to: directory.appendingPathComponent("file-sharded.yaml"), atomically: true, encoding: .utf8)
+        try fromFile.replacingOccurrences(of: "shards: 3\n", with: "")
+            .write(to: directory.appendingPathComponent("file-replicated.yaml"), atomically: true, encoding: .utf8)
+        let replicated = try ChildProcess(
+            ["run", "file-replicated.yaml", "--in-process", "--workers", "2", "--out", "file-reference", "--quiet"], in: directory,
+            name: "file-reference")
+        #expect(replicated.wait() == 0, "\(replicated.stderr)")
+        // The workers hold only the rows of the shards they run (PreparedPoint(shardRowsOnly:)).
+        let run = try ChildProcess(["run", "file-sharded.yaml", "--workers", "3", "--out", "file-three"], in: directory, name: "file-three")
+        #expect(run.wait() == 0, "\(run.stderr)")
+        #expect(try results("file-three") == results("file-reference"))
+        #expect(migrations(run) > 10_000)
+    }
 }

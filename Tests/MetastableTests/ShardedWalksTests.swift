@@ -51,6 +51,35 @@ struct ShardedWalksTests {
         #expect(try sharded.jsonData() == replicated.jsonData())
     }
 
+    @Test func aWorkerReadsOnlyItsShardsRowsFromABinaryGraph() throws {
+        let chain = try Self.chain(kernel: .permutations(3), topology: .complete)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sharded-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("g.msgraph").path
+        try ChainFile.save(chain, to: path)
+        let yaml = "chain: {graph: \(path)}\nstart: 5\ntarget: {cluster: 5}\nwalks: 600\nbatch_size: 50\nseed: 4\n"
+        let replicated = try PreparedPoint(ExperimentPlan.parse(yaml: yaml), point: 0)
+        let worker = try PreparedPoint(ExperimentPlan.parse(yaml: yaml + "shards: 3\n"), point: 0, shardRowsOnly: true)
+        guard case .sharded(let sharded) = worker.walks else { Issue.record("not sharded"); return }
+        #expect(sharded.rowsFile == path && sharded.chain.entryCount == 0)
+        #expect(sharded.partition == (try GraphPartition(chain, shards: 3)))
+        let expected = try LocalExecutor(threads: 2).run(replicated) { _ in }
+        #expect(try LocalExecutor(threads: 2).run(worker) { _ in } == expected)
+        for s in 0..<3 {
+            // Each shard's graph holds its own clusters' records and no others.
+            #expect(try sharded.task(forShard: s).graph.recordCount == sharded.partition.edges[s])
+        }
+        #expect(throws: WalkError.self) { try worker.reference(solve: false) }
+        // Not a binary graph: a worker loads the whole chain, as before.
+        let text = directory.appendingPathComponent("g.mtx").path
+        try ChainFile.save(chain, to: text, labelsPath: text + ".labels")
+        let textYAML = "chain: {graph: \(text), labels: \(text).labels}\nstart: 5\ntarget: {cluster: 5}\nwalks: 50\nshards: 3\n"
+        let whole = try PreparedPoint(ExperimentPlan.parse(yaml: textYAML), point: 0, shardRowsOnly: true)
+        guard case .sharded(let wholeSharded) = whole.walks else { Issue.record("not sharded"); return }
+        #expect(wholeSharded.rowsFile == nil)
+    }
+
     @Test func censoredWalksAndSpreadStartsMatchToo() throws {
         let chain = try Self.chain(kernel: .permutations(3), topology: .complete)
         let weights = stride(from: 0, to: 100, by: 7).map { (state: $0, weight: Double($0 % 5 + 1)) }

@@ -31,7 +31,12 @@ public final class PreparedPoint: Sendable {
     public let walkSeed: UInt64
     public let walks: Walks
 
-    public init(_ plan: ExperimentPlan, point index: Int) throws {
+    /// - Parameter shardRowsOnly: for a worker. A partitioned point whose chain is a binary
+    ///   graph file (`.msgraph`, its own labels) then reads each shard's rows from the file
+    ///   only when a segment of that shard runs, so that no worker holds the whole chain.
+    ///   Its start and target are resolved on the file's labels; that the target can be
+    ///   reached is checked by the coordinator, which loads the whole chain.
+    public init(_ plan: ExperimentPlan, point index: Int, shardRowsOnly: Bool = false) throws {
         guard plan.points.indices.contains(index) else {
             throw SpecError(field: "", "grid point \(index) does not exist (the plan has \(plan.points.count))")
         }
@@ -43,6 +48,15 @@ public final class PreparedPoint: Sendable {
         if case .generated(let generator) = spec.chain, generator.procedural {
             walks = .procedural(try ProceduralWalk(
                 chain: generator, start: spec.start, target: spec.target, maxSteps: spec.maxSteps, seed: walkSeed))
+            return
+        }
+        if shardRowsOnly, let shards = spec.shards, case .file(let path, labels: nil, _) = spec.chain,
+            ChainFile.Format(pathExtensionOf: path) == .binary
+        {
+            let (skeleton, records) = try ChainFile.loadRows(ofClusters: { _ in false }, path: path)
+            walks = .sharded(try ShardedWalks(
+                skeleton: skeleton, recordsPerCluster: records, rowsFrom: path, start: spec.start.resolve(in: skeleton),
+                target: spec.target.resolve(in: skeleton), shards: shards, maxSteps: spec.maxSteps, seed: walkSeed))
             return
         }
         let chain = try ChainLoader.load(spec.chain)
@@ -105,6 +119,9 @@ public final class PreparedPoint: Sendable {
         case .stored(let stored):
             return try reference(stored.chain, stored.start, stored.target, solve: solve)
         case .sharded(let sharded):
+            guard sharded.rowsFile == nil else {
+                throw WalkError(.badArgument, "grid point \(index) holds its shards' rows only: no exact value or summary here")
+            }
             return try reference(sharded.chain, sharded.start, sharded.target, solve: solve)
         case .procedural(let walk):
             // No solver runs on 10¹⁰ states: the exact value is the closed form, a few

@@ -18,14 +18,23 @@ public struct GraphPartition: Sendable, Equatable {
         guard let clusters = chain.clusters else {
             throw WalkError(.noClusterLabels, "a partitioned graph is split by cluster, and the chain has no cluster labels")
         }
-        guard (1...Self.maxShards).contains(shards), shards <= clusters.clusterCount else {
-            throw WalkError(
-                .badArgument, "\(shards) shards for \(clusters.clusterCount) clusters: each shard needs at least one cluster")
-        }
         var perCluster = [Int](repeating: 0, count: clusters.clusterCount)
         for x in 0..<chain.stateCount {
             let records = chain.rowOffsets[x + 1] - chain.rowOffsets[x] + (chain.uniformMass(of: x) > 0 ? 1 : 0)
             perCluster[Int(clusters.labels[x])] += records
+        }
+        try self.init(clusters, recordsPerCluster: perCluster, shards: shards)
+    }
+
+    /// The partition of a chain whose clusters hold `recordsPerCluster` alias records each
+    /// (`ChainFile.loadRows` counts them without holding the rows).
+    public init(_ clusters: ClusterLabels, recordsPerCluster perCluster: [Int], shards: Int) throws(WalkError) {
+        guard perCluster.count == clusters.clusterCount else {
+            throw WalkError(.mismatch, "\(perCluster.count) record counts for \(clusters.clusterCount) clusters")
+        }
+        guard (1...Self.maxShards).contains(shards), shards <= clusters.clusterCount else {
+            throw WalkError(
+                .badArgument, "\(shards) shards for \(clusters.clusterCount) clusters: each shard needs at least one cluster")
         }
         let order = perCluster.indices.sorted { (perCluster[$0], $1) > (perCluster[$1], $0) }
         var shardOf = [UInt32](repeating: 0, count: clusters.clusterCount)

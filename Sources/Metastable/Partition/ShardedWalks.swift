@@ -43,8 +43,14 @@ public struct SegmentOutcome: Sendable, Equatable {
 /// Every walk follows the path it follows on the whole graph (its generator travels with
 /// it), and statistics are exact counts, so the merged outcome of all segments equals the
 /// replicated run's, however the walks were cut into segments and whoever ran them.
+///
+/// The rows come from the chain in memory or, on a worker of a chain in a binary graph
+/// file, from the file a shard at a time (`chain` then holds the labels and no rows).
 public final class ShardedWalks: Sendable {
+    /// The chain; without rows when they are read from `rowsFile`.
     public let chain: Chain
+    /// A binary graph file each shard's rows are read from when it is first needed.
+    public let rowsFile: String?
     public let start: StartDistribution
     public let target: TargetSet
     public let partition: GraphPartition
@@ -64,6 +70,28 @@ public final class ShardedWalks: Sendable {
         self.seed = seed
         observesClusters = chain.clusters != nil
         tasks = Mutex(Array(repeating: nil, count: shards))
+        rowsFile = nil
+    }
+
+    /// Walks whose shards' rows are read from the binary graph `path` when first needed.
+    /// `skeleton` is the file's chain without rows (`ChainFile.loadRows` of no cluster), and
+    /// `recordsPerCluster` its clusters' alias records, which the partition balances.
+    public init(
+        skeleton: Chain, recordsPerCluster: [Int], rowsFrom path: String, start: StartDistribution, target: TargetSet,
+        shards: Int, maxSteps: UInt64, seed: UInt64
+    ) throws(WalkError) {
+        guard let clusters = skeleton.clusters else {
+            throw WalkError(.noClusterLabels, "a partitioned graph is split by cluster, and \(path) has no cluster labels")
+        }
+        chain = skeleton
+        self.start = start
+        self.target = target
+        partition = try GraphPartition(clusters, recordsPerCluster: recordsPerCluster, shards: shards)
+        self.maxSteps = maxSteps
+        self.seed = seed
+        observesClusters = true
+        tasks = Mutex(Array(repeating: nil, count: shards))
+        rowsFile = path
     }
 
     /// The shard that starts batch `b`'s walks: walks starting elsewhere leave at once.
@@ -76,7 +104,8 @@ public final class ShardedWalks: Sendable {
         }
         return try tasks.withLock { tasks throws(WalkError) in
             if let task = tasks[s] { return task }
-            let graph = try WalkGraph(chain, rowsOf: partition.clustersHeld(by: s))
+            let held = partition.clustersHeld(by: s)
+            let graph = try WalkGraph(shardRows(held), rowsOf: held)
             let task = try WalkTask(
                 graph: graph, start: start, target: target, maxSteps: maxSteps, seed: seed,
                 foreign: partition.foreignStates(of: s))
@@ -102,6 +131,22 @@ public final class ShardedWalks: Sendable {
                 return ClusterObserver.problem(
                     resuming: words, label: UInt64(labels[Int(state)]), clusterCount: clusterCount, steps: steps)
             })
+    }
+
+    /// A chain holding at least the rows of the `held` clusters: this one, or those rows
+    /// read from `rowsFile` (the file checked again, and against the partition).
+    private func shardRows(_ held: [Bool]) throws(WalkError) -> Chain {
+        guard let rowsFile else { return chain }
+        let rows: Chain
+        do {
+            rows = try ChainFile.loadRows(ofClusters: { held[$0] }, path: rowsFile).chain
+        } catch {
+            throw WalkError(.mismatch, "\(error)")
+        }
+        guard rows.stateCount == chain.stateCount, rows.clusters == chain.clusters else {
+            throw WalkError(.mismatch, "\(rowsFile) changed while the run was going: its states or clusters differ")
+        }
+        return rows
     }
 
     /// Runs one segment on the calling thread, `walkers` at a time (nil: by graph size).

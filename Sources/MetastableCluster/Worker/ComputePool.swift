@@ -135,7 +135,7 @@ private enum Prepared: Sendable {
         if plan.points.indices.contains(point), plan.points[point].spec.algorithm != nil {
             self = .algorithm(try AlgorithmRunner.prepare(plan, point: point))
         } else {
-            self = .walks(try PreparedPoint(plan, point: point))
+            self = .walks(try PreparedPoint(plan, point: point, shardRowsOnly: true))
         }
     }
 }

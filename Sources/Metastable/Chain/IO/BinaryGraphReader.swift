@@ -25,13 +25,29 @@ struct BinaryGraphReader {
     }
 
     static func read(_ bytes: UnsafeRawBufferPointer, file: String) throws(ChainError) -> Chain {
-        try BinaryGraphReader(bytes, file: file).read()
+        try BinaryGraphReader(bytes, file: file).read(keepClusters: nil).chain
+    }
+
+    /// The chain with only the rows of the clusters `keep` accepts (the others empty), and
+    /// the alias records (stored edges, plus one per uniform part) of each cluster in the
+    /// whole file: a shard of a chain too large to hold, after the whole file is checked.
+    /// The file must have labels.
+    static func read(
+        _ bytes: UnsafeRawBufferPointer, file: String, keepClusters keep: (Int) -> Bool
+    ) throws(ChainError) -> (chain: Chain, recordsPerCluster: [Int]) {
+        let (chain, records) = try withoutActuallyEscaping(keep) { (keep) throws(ChainError) in
+            try BinaryGraphReader(bytes, file: file).read(keepClusters: keep)
+        }
+        guard let records else {
+            throw ChainError(.inconsistent, "the graph has no cluster labels, and a shard is a set of clusters", file: file)
+        }
+        return (chain, records)
     }
 
     /// Whether `bytes` start with the binary graph magic.
     static func hasMagic(_ bytes: some Collection<UInt8>) -> Bool { bytes.starts(with: Layout.magic) }
 
-    private func read() throws(ChainError) -> Chain {
+    private func read(keepClusters keep: ((Int) -> Bool)?) throws(ChainError) -> (chain: Chain, recordsPerCluster: [Int]?) {
         let (n, m, flags) = try readHeader()
         let extents = try checkLayout(stateCount: n, edgeCount: m, flags: flags)
         for section in Section.allCases where extents[section.rawValue] != .absent {
@@ -45,24 +61,51 @@ struct BinaryGraphReader {
         let rowOffsets = try readRowOffsets(elements(.rowOffsets, as: UInt64.self), edgeCount: m, at: extents[0].offset)
         let labels = try flags.contains(.labels) ? readLabels(elements(.labels, as: UInt32.self), at: extents[Section.labels.rawValue].offset) : nil
         let uniform = try flags.contains(.uniform) ? readUniformMass(elements(.uniformMass, as: Double.self), at: extents[Section.uniformMass.rawValue].offset) : []
+        let allColumns = elements(.columns, as: UInt32.self), allProbabilities = elements(.probabilities, as: Double.self)
         try checkRows(
-            rowOffsets, columns: elements(.columns, as: UInt32.self), probabilities: elements(.probabilities, as: Double.self),
+            rowOffsets, columns: allColumns, probabilities: allProbabilities,
             uniformMass: uniform, columnsAt: extents[Section.columns.rawValue].offset,
             probabilitiesAt: extents[Section.probabilities.rawValue].offset)
-        let kinds = try flags.contains(.kinds)
-            ? readKinds(elements(.kinds, as: UInt8.self), at: extents[Section.kinds.rawValue].offset)
-            : [EdgeKind](repeating: .dense, count: m)
+        let kindBytes = flags.contains(.kinds) ? elements(.kinds, as: UInt8.self) : nil
+        if let kindBytes { try checkKinds(kindBytes, at: extents[Section.kinds.rawValue].offset) }
+        func kind(_ e: Int) -> EdgeKind { kindBytes.map { EdgeKind(rawValue: $0[e])! } ?? .dense } // checked above
         let clusters: ClusterLabels?
         do {
             clusters = try labels.map { (labels) throws(ChainError) in try ClusterLabels(labels: labels) }
         } catch {
             throw ChainError(error.reason, "section '\(Section.labels)': \(error.message)", file: file)
         }
-        return Chain(
-            validatedStateCount: n, rowOffsets: rowOffsets, columns: Array(elements(.columns, as: UInt32.self)),
-            probabilities: Array(elements(.probabilities, as: Double.self)), kinds: kinds,
+        var records: [Int]?
+        if let labels, let clusters {
+            var perCluster = [Int](repeating: 0, count: clusters.clusterCount)
+            for x in 0..<n {
+                perCluster[Int(labels[x])] += rowOffsets[x + 1] - rowOffsets[x] + (!uniform.isEmpty && uniform[x] > 0 ? 1 : 0)
+            }
+            records = perCluster
+        }
+        var offsets = rowOffsets, columns = [UInt32](), probabilities = [Double](), kinds = [EdgeKind]()
+        if let keep, let labels {
+            // Only the kept rows' entries, straight from the mapping; the other rows are empty.
+            for x in 0..<n {
+                offsets[x] = columns.count
+                guard keep(Int(labels[x])) else { continue }
+                for e in rowOffsets[x]..<rowOffsets[x + 1] {
+                    columns.append(allColumns[e])
+                    probabilities.append(allProbabilities[e])
+                    kinds.append(kind(e))
+                }
+            }
+            offsets[n] = columns.count
+        } else {
+            columns = Array(allColumns)
+            probabilities = Array(allProbabilities)
+            kinds = (0..<m).map(kind)
+        }
+        let chain = Chain(
+            validatedStateCount: n, rowOffsets: offsets, columns: columns, probabilities: probabilities, kinds: kinds,
             // A Chain without any uniform mass stores none.
             uniformMass: uniform.allSatisfy { $0 == 0 } ? [] : uniform, clusters: clusters)
+        return (chain, records)
     }
 
     // MARK: Header and layout
@@ -215,16 +258,10 @@ struct BinaryGraphReader {
         }
     }
 
-    private func readKinds(_ kinds: UnsafeBufferPointer<UInt8>, at base: Int) throws(ChainError) -> [EdgeKind] {
-        var result = [EdgeKind]()
-        result.reserveCapacity(kinds.count)
-        for (e, raw) in kinds.enumerated() {
-            guard let kind = EdgeKind(rawValue: raw) else {
-                throw entryError(.kinds, e, base, .inconsistent, "edge kind \(raw) is not 0 (dense), 1 (sparse) or 2 (decoy)")
-            }
-            result.append(kind)
+    private func checkKinds(_ kinds: UnsafeBufferPointer<UInt8>, at base: Int) throws(ChainError) {
+        if let e = kinds.firstIndex(where: { EdgeKind(rawValue: $0) == nil }) {
+            throw entryError(.kinds, e, base, .inconsistent, "edge kind \(kinds[e]) is not 0 (dense), 1 (sparse) or 2 (decoy)")
         }
-        return result
     }
 
     // MARK: Helpers

@@ -77,6 +77,21 @@ public enum ChainFile {
             normalize: normalize, stateCount: stateCount)
     }
 
+    /// The rows of some clusters of a binary graph with labels, the whole file checked:
+    /// the chain with every other row empty, and the alias records of each cluster in the
+    /// whole file (what a partition is balanced by). What a worker holding one shard of a
+    /// chain too large for one machine loads.
+    public static func loadRows(
+        ofClusters keep: (Int) -> Bool, path: String
+    ) throws(ChainError) -> (chain: Chain, recordsPerCluster: [Int]) {
+        try MappedFile.withBytes(atPath: path) { (bytes) throws(ChainError) in
+            guard BinaryGraphReader.hasMagic(bytes) else {
+                throw ChainError(.badHeader, "only a binary graph (.msgraph) can be loaded a shard at a time", file: path)
+            }
+            return try BinaryGraphReader.read(bytes, file: path, keepClusters: keep)
+        }
+    }
+
     /// Writes a chain, and optionally its cluster labels (which it must have).
     ///
     /// - Parameter format: by default the one the extension of `path` names, else
