@@ -34,6 +34,9 @@ struct SimulateClusterCommand: ParsableCommand {
     @Option(name: .long, help: "Rounds.")
     var rounds: Int = 2
 
+    @Option(name: .long, help: "Partition the chain into this many shards (default: none); walks migrate between their owners.")
+    var shards: Int?
+
     @Option(name: .long, help: "Times the coordinator is killed and restored from its checkpoint.")
     var coordinatorRestarts: Int = 0
 
@@ -62,6 +65,7 @@ struct SimulateClusterCommand: ParsableCommand {
         config.batches = batches
         config.rounds = rounds
         config.coordinatorRestarts = coordinatorRestarts
+        config.shards = shards
         config.seed = seed
         let report = try ClusterSimulation.run(config)
         emit(json ? try jsonString(report) : report.text)

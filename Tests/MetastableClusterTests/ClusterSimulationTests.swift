@@ -63,4 +63,17 @@ struct ClusterSimulationTests {
         #expect(report.deathToRelease != nil)
         print(report.text)
     }
+
+    @Test("a partitioned chain: 300 workers owning 3 shards, kills, flaky links and a coordinator restart; every walk ends once, with the undisturbed statistics")
+    func partitioned() throws {
+        var config = Self.config(workers: 300, batches: 600, seed: 9)
+        config.shards = 3
+        config.killFraction = 0.2
+        config.flakyFraction = 0.1
+        config.coordinatorRestarts = 1
+        let report = try ClusterSimulation.run(config)
+        #expect(report.matchesUndisturbedRun, "\(report.text)")
+        #expect(report.migrations > 1000 && report.segments > 0 && report.requeued > 0, "\(report.text)")
+        print(report.text)
+    }
 }

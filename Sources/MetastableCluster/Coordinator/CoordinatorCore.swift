@@ -35,8 +35,8 @@ public struct CoordinatorCore: Sendable {
 
     private var round: CoordinatorRound?
     private var table = WorkerTable()
-    /// On a partitioned chain, the owners of each shard, in the order they got it.
-    private var shardOwners: [[PeerID]] = []
+    /// On a partitioned chain, how many workers own each shard (each worker lists its own).
+    private var ownerCounts: [Int] = []
     /// Set once `minWorkers` have joined; leasing then goes on whoever is left.
     private var leasingOpen = false
     private var shutdownReason: String?
@@ -65,7 +65,7 @@ public struct CoordinatorCore: Sendable {
     public init(restoring snapshot: CoordinatorSnapshot, config: CoordinatorConfig) {
         self.init(runID: snapshot.runID, job: snapshot.job, config: config)
         round = snapshot.restoredRound()
-        shardOwners = Array(repeating: [], count: round?.shardCount ?? 0)
+        ownerCounts = Array(repeating: 0, count: round?.shardCount ?? 0)
     }
 
     /// The round started last, nil before the first.
@@ -103,8 +103,9 @@ public struct CoordinatorCore: Sendable {
         }
         round = CoordinatorRound(number: number, policyVersion: policyVersion, input: input, walks: batches, shards: shards)
         var out: [CoordinatorDirective] = []
-        if shardOwners.count != shards ?? 0 {
-            shardOwners = Array(repeating: [], count: shards ?? 0)
+        if ownerCounts.count != shards ?? 0 {
+            ownerCounts = Array(repeating: 0, count: shards ?? 0)
+            for slot in table.workers.indices { table.workers[slot].shards = [] }
             assignShards(into: &out)
         }
         refusals = [:]
@@ -140,7 +141,7 @@ public struct CoordinatorCore: Sendable {
         let peers = table.workers.map(\.peer)
         for index in table.workers.flatMap(\.leases) { round?.requeue(index) }
         table = WorkerTable()
-        shardOwners = shardOwners.map { _ in [] }
+        ownerCounts = ownerCounts.map { _ in 0 }
         toldToShutDown = Set(peers)
         return peers.map { .send(to: $0, .shutdown(.init(reason: reason))) }
     }
@@ -163,8 +164,9 @@ public struct CoordinatorCore: Sendable {
         return statistics
     }
 
-    /// Who owns each shard of a partitioned chain (empty otherwise).
-    public var shardOwnership: [[PeerID]] { shardOwners
+    /// Who owns each shard of a partitioned chain, in join order (empty otherwise).
+    public var shardOwnership: [[PeerID]] {
+        ownerCounts.indices.map { s in table.workers.filter { $0.shards.contains(s) }.map(\.peer) }
     }
 
     // MARK: - Events
@@ -298,7 +300,7 @@ public struct CoordinatorCore: Sendable {
     private mutating func fillCredits(ofWorkerAt slot: Int, at now: UInt64, into out: inout [CoordinatorDirective]) {
         guard leasingOpen else { return }
         let peer = table.workers[slot].peer
-        let shards = shardOwners.indices.filter { shardOwners[$0].contains(peer) }
+        let shards = table.workers[slot].shards
         while table.workers[slot].leases.count < table.workers[slot].credits,
             let index = round?.leaseNext(to: peer, shards: shards)
         {
@@ -322,7 +324,7 @@ public struct CoordinatorCore: Sendable {
     @discardableResult
     private mutating func drop(_ peer: PeerID, into out: inout [CoordinatorDirective]) -> Bool {
         guard let worker = table.remove(peer) else { return false }
-        for s in shardOwners.indices { shardOwners[s].removeAll { $0 == peer } }
+        for s in worker.shards { ownerCounts[s] -= 1 }
         assignShards(into: &out)
         let requeued = worker.leases.sorted()
         for index in requeued { round?.requeue(index) }
@@ -341,41 +343,48 @@ public struct CoordinatorCore: Sendable {
     /// So with fewer workers than shards each worker runs several, and with more, shards
     /// have several owners, each running one. The caller leases afterwards.
     private mutating func assignShards(into out: inout [CoordinatorDirective]) {
-        guard !shardOwners.isEmpty, !table.workers.isEmpty else { return }
-        let peers = table.workers.map(\.peer)
-        func held() -> [Int] { peers.map { p in shardOwners.count { $0.contains(p) } } }
+        guard !ownerCounts.isEmpty, !table.workers.isEmpty else { return }
+        func held(_ w: Int) -> Int { table.workers[w].shards.count }
         func give(_ s: Int, to w: Int) {
-            shardOwners[s].append(peers[w])
-            out.append(.log(.shardAssigned(shard: s, to: peers[w])))
+            table.workers[w].shards.append(s)
+            ownerCounts[s] += 1
+            out.append(.log(.shardAssigned(shard: s, to: table.workers[w].peer)))
         }
-        func move(_ s: Int, from v: Int, to w: Int) {
-            shardOwners[s].removeAll { $0 == peers[v] }
-            if !shardOwners[s].contains(peers[w]) { give(s, to: w) }
+        func take(_ s: Int, from w: Int) {
+            table.workers[w].shards.removeAll { $0 == s }
+            ownerCounts[s] -= 1
         }
-        func fewest(_ counts: [Int]) -> Int { counts.indices.min { (counts[$0], $0) < (counts[$1], $1) }! }
-        func most(_ counts: [Int]) -> Int { counts.indices.max { (counts[$0], -$0) < (counts[$1], -$1) }! }
-        for s in shardOwners.indices where shardOwners[s].isEmpty { give(s, to: fewest(held())) }
-        for w in peers.indices where held()[w] == 0 {
-            let counts = held(), busiest = most(counts)
-            if counts[busiest] >= 2 {
-                move(shardOwners.lastIndex { $0.contains(peers[busiest]) }!, from: busiest, to: w)
+        // Lowest count, earliest first; highest count, earliest first.
+        func fewest(_ count: Int, _ of: (Int) -> Int) -> Int { (0..<count).min { (of($0), $0) < (of($1), $1) }! }
+        func most(_ count: Int, _ of: (Int) -> Int) -> Int { (0..<count).max { (of($0), -$0) < (of($1), -$1) }! }
+        let workers = table.workers.count, shards = ownerCounts.count
+        for s in 0..<shards where ownerCounts[s] == 0 { give(s, to: fewest(workers, held)) }
+        for w in 0..<workers where held(w) == 0 {
+            let busiest = most(workers, held)
+            if held(busiest) >= 2 {
+                let s = table.workers[busiest].shards.max()!
+                take(s, from: busiest)
+                give(s, to: w)
             } else {
-                give(fewest(shardOwners.map(\.count)), to: w)
+                give(fewest(shards) { self.ownerCounts[$0] }, to: w)
             }
         }
         while true {
-            let counts = held(), busiest = most(counts), idlest = fewest(counts)
-            guard counts[busiest] - counts[idlest] >= 2 else { break }
-            move(shardOwners.lastIndex { $0.contains(peers[busiest]) && !$0.contains(peers[idlest]) }!, from: busiest, to: idlest)
+            let busiest = most(workers, held), idlest = fewest(workers, held)
+            guard held(busiest) - held(idlest) >= 2 else { break }
+            let s = table.workers[busiest].shards.filter { !table.workers[idlest].shards.contains($0) }.max()!
+            take(s, from: busiest)
+            give(s, to: idlest)
         }
         // Every worker holds one shard here if any shard has two owners.
         while true {
-            let owners = shardOwners.map(\.count), crowded = most(owners), lonely = fewest(owners)
-            guard owners[crowded] - owners[lonely] >= 2,
-                let peer = shardOwners[crowded].last(where: { !shardOwners[lonely].contains($0) }),
-                let w = peers.firstIndex(of: peer)
+            let crowded = most(shards) { self.ownerCounts[$0] }, lonely = fewest(shards) { self.ownerCounts[$0] }
+            guard ownerCounts[crowded] - ownerCounts[lonely] >= 2,
+                let w = table.workers.indices.last(where: {
+                    table.workers[$0].shards.contains(crowded) && !table.workers[$0].shards.contains(lonely)
+                })
             else { return }
-            shardOwners[crowded].removeAll { $0 == peer }
+            take(crowded, from: w)
             give(lonely, to: w)
         }
     }
@@ -439,18 +448,17 @@ public struct CoordinatorCore: Sendable {
         }
         problems += round.invariantViolations(leases: table.workers.map { ($0.peer, $0.leases) })
         for worker in table.workers where leasingOpen && worker.leases.count < worker.credits {
-            let shards = round.shardCount == nil ? [0] : shardOwners.indices.filter { shardOwners[$0].contains(worker.peer) }
+            let shards = round.shardCount == nil ? [0] : worker.shards
             if shards.contains(where: { round.hasQueued(onShard: $0) }) {
                 problems.append("\(worker.peer) has unused credit while batches it may run are queued")
             }
         }
         if round.shardCount != nil, !table.workers.isEmpty {
-            if shardOwners.contains(where: { $0.isEmpty || $0.contains { table.slot(of: $0) == nil } }) {
-                problems.append("a shard has no owner, or one not registered: \(shardOwners)")
+            let counted = ownerCounts.indices.map { s in table.workers.count { $0.shards.contains(s) } }
+            if counted != ownerCounts || ownerCounts.contains(0) {
+                problems.append("shard owners \(counted), counted \(ownerCounts): a shard without an owner, or a miscount")
             }
-            if let idle = table.workers.first(where: { w in !shardOwners.contains { $0.contains(w.peer) } }) {
-                problems.append("\(idle.peer) owns no shard")
-            }
+            if let idle = table.workers.first(where: { $0.shards.isEmpty }) { problems.append("\(idle.peer) owns no shard") }
         }
         return problems
     }
@@ -466,6 +474,8 @@ extension CoordinatorCore {
         var lastHeard: UInt64
         var lastSent: UInt64
         var heartbeatsSent: UInt64 = 0
+        /// On a partitioned chain, the shards it owns, in the order it got them.
+        var shards: [Int] = []
     }
 
     /// The registered workers in join order, and where each peer sits in that order.

@@ -54,6 +54,9 @@ public enum ClusterSimulation {
         public var coordinatorDowntime = 1.0
         /// `coordinator.minWorkers` is set to this fraction of `workers`.
         public var minWorkersFraction = 0.5
+        /// Partition the experiment's chain into this many shards (nil: every worker holds
+        /// it whole): segments go to their shards' owners, and walks migrate in results.
+        public var shards: Int?
         public var coordinator = CoordinatorConfig()
         /// The experiment; `walks` and `batch_size` are set from `batches`, `walksPerBatch`
         /// and `rounds` (round r runs the r-th block of walks).
@@ -111,6 +114,9 @@ public enum ClusterSimulation {
         public var clockReadNanoseconds: Double
         public var messagesPerCPUSecond: Double
         public var coreCPUMicrosecondsPerResult: Double
+        /// Walks that moved between shards (a partitioned chain), and the segments that ran.
+        public var migrations: Int
+        public var segments: Int
         /// From a worker's death to each of its batches being leased again.
         public var deathToRelease: Seconds?
         public var simulatedSeconds: Double
@@ -131,6 +137,9 @@ public enum ClusterSimulation {
                     + "\(Int(messagesPerCPUSecond.rounded())) messages per CPU second, \(f(coreCPUMicrosecondsPerResult, 1)) µs per result "
                     + "(less \(Int(clockReadNanoseconds)) ns per clock read pair)",
             ]
+            if migrations > 0 {
+                lines.append("  partitioned        \(migrations) migrations between shards in \(segments) segments beyond the start batches")
+            }
             if let d = deathToRelease {
                 lines.append("  death to re-lease  min \(f(d.min)) s, mean \(f(d.mean)) s, max \(f(d.max)) s over \(d.count) batches")
             } else {
@@ -150,6 +159,7 @@ public enum ClusterSimulation {
         let perRound = max(0, config.batches), walksPerBatch = max(1, config.walksPerBatch), rounds = max(1, config.rounds)
         plan.points[0].spec.walks = rounds * perRound * walksPerBatch
         plan.points[0].spec.batchSize = walksPerBatch
+        plan.points[0].spec.shards = config.shards
         let point = try PreparedPoint(plan, point: 0)
 
         var engine = try SimulationEngine(config: config, point: point, rounds: rounds, batchesPerRound: perRound, walksPerBatch: walksPerBatch)

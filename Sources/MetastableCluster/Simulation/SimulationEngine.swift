@@ -69,6 +69,14 @@ struct SimulationEngine {
     private var finishedAt: UInt64?
     /// Results of the current round's batches, by first walk: computed once, sent by anyone.
     private var resultCache: [UInt64: MonteCarloOutcome] = [:]
+    /// Results of segments (a partitioned chain), by batch id and digest: a segment rebuilt
+    /// after a coordinator restart may reuse an id with other walks.
+    private var segmentCache: [SegmentKey: WireMessage.BatchResult] = [:]
+    private struct SegmentKey: Hashable {
+        var batchID: UInt64
+        var digest: UInt64
+    }
+    private var segmentsRun = 0
     private var roundOutcomes: [MonteCarloOutcome?]
     /// The point's outcome of no walks: what rounds merge into, as the local executor does.
     private let emptyOutcome: MonteCarloOutcome
@@ -98,7 +106,11 @@ struct SimulationEngine {
         random = WalkRandom(seed: config.seed, index: 0)
         core = CoordinatorCore(runID: runID, job: job, config: coreConfig)
         roundOutcomes = Array(repeating: nil, count: rounds)
-        emptyOutcome = try point.runBatch(0..<0)
+        if case .sharded(let sharded) = point.walks {
+            emptyOutcome = try sharded.run(Segment(shard: 0)).outcome
+        } else {
+            emptyOutcome = try point.runBatch(0..<0)
+        }
     }
 
     /// The outcome of all rounds merged in order, if every round completed consistently.
@@ -164,7 +176,8 @@ struct SimulationEngine {
             schedule(.workerTimer(w), after: interval)
         case .batchDone(let w, let lease):
             guard workers[w].state == .running else { return }
-            let result = WireMessage.BatchResult(jobID: lease.jobID, batchID: lease.batchID, outcome: try outcome(of: lease.walks))
+            let result = try lease.segment.map { try segmentResult(lease, $0) }
+                ?? WireMessage.BatchResult(jobID: lease.jobID, batchID: lease.batchID, outcome: try outcome(of: lease.walks))
             send(.result(result), from: w)
             if workers[w].kind == .flaky, random.nextDouble() < 0.3 {
                 schedule(.resend(w, .result(result)), after: uniform(0.5, 3))
@@ -213,7 +226,7 @@ struct SimulationEngine {
             let base = UInt64(round * batchesPerRound * walksPerBatch), size = UInt64(walksPerBatch)
             let batches = (0..<UInt64(batchesPerRound)).map { base + $0 * size..<base + ($0 + 1) * size }
             let started = threadCPUTime()
-            let directives = core.startRound(round, batches: batches, policyVersion: UInt64(round), at: now)
+            let directives = core.startRound(round, batches: batches, policyVersion: UInt64(round), shards: config.shards, at: now)
             coreCPU.add(since: started)
             apply(directives)
         case .crash:
@@ -278,7 +291,8 @@ struct SimulationEngine {
         }
     }
 
-    /// Merges the round's results in batch order.
+    /// Merges the round's results in batch order (on a partitioned chain the start batches
+    /// are followed by the segments of walks that moved, and every walk ends once).
     private mutating func record(_ round: Int, _ results: [WireMessage.BatchResult]) {
         guard round < rounds, roundOutcomes[round] == nil else { return }
         var outcome = emptyOutcome
@@ -286,9 +300,27 @@ struct SimulationEngine {
             if result.batchID != UInt64(round) << 32 | UInt64(index) { roundsConsistent = false }
             outcome.merge(result.outcome)
         }
-        if results.count != batchesPerRound { roundsConsistent = false }
+        if config.shards == nil ? results.count != batchesPerRound : results.count < batchesPerRound { roundsConsistent = false }
+        if outcome.hittingTimes.count != UInt64(batchesPerRound * walksPerBatch) { roundsConsistent = false }
+        if config.shards != nil { segmentsRun += results.count - batchesPerRound }
         roundOutcomes[round] = outcome
         resultCache.removeAll()
+        segmentCache.removeAll()
+    }
+
+    /// A segment's result, computed for real the first time anyone needs it.
+    private mutating func segmentResult(_ lease: WireMessage.TaskLease, _ segment: WireMessage.SegmentLease) throws -> WireMessage.BatchResult {
+        let digest = segment.arrivals.digest(fresh: lease.walks)
+        let key = SegmentKey(batchID: lease.batchID, digest: digest)
+        if let cached = segmentCache[key] { return cached }
+        guard case .sharded(let sharded) = point.walks else { throw CoordinatorError("a segment for a point that is not partitioned") }
+        let done = try sharded.run(Segment(
+            shard: segment.shard, walks: Int(lease.walks.lowerBound)..<Int(lease.walks.upperBound), arrivals: segment.arrivals))
+        var result = WireMessage.BatchResult(jobID: lease.jobID, batchID: lease.batchID, outcome: done.outcome)
+        result.departures = done.departures.map { WireMessage.Departure(shard: $0.shard, walks: $0.walks) }
+        result.segmentDigest = digest
+        segmentCache[key] = result
+        return result
     }
 
     /// Starts the round after `round`, or finishes after the last.
@@ -404,6 +436,7 @@ struct SimulationEngine {
             ticks: ticks, checkpoints: checkpoints, coreCPUSeconds: cpu, clockReadNanoseconds: Double(coreCPU.clockRead),
             messagesPerCPUSecond: cpu > 0 ? Double(messagesHandled) / cpu : 0,
             coreCPUMicrosecondsPerResult: statistics.resultsTotal > 0 ? cpu * 1e6 / Double(statistics.resultsTotal) : 0,
+            migrations: statistics.migrationsTotal, segments: segmentsRun,
             deathToRelease: delays.isEmpty ? nil : .init(
                 count: delays.count, min: delays.min() ?? 0, mean: delays.reduce(0, +) / Double(delays.count),
                 max: delays.max() ?? 0),
@@ -416,6 +449,7 @@ struct SimulationEngine {
         total.duplicatesTotal += statistics.duplicatesTotal
         total.badMessagesTotal += statistics.badMessagesTotal
         total.resultsTotal += statistics.resultsTotal
+        total.migrationsTotal += statistics.migrationsTotal
     }
 }
 
