@@ -124,7 +124,14 @@ enum ResultsTable {
         }
         var text = "\(results.experiment): \(results.points.count) point\(results.points.count == 1 ? "" : "s")"
         if let workers = performance.first?.threads { text += ", \(workers) worker\(workers == 1 ? "" : "s")" }
-        return text + "\n\n" + Format.table(header: header, rows: rows)
+        text += "\n\n" + Format.table(header: header, rows: rows)
+        // Partitioned points: how often walks moved between shards.
+        for timing in performance {
+            guard let migrations = timing.migrations, let rate = timing.migrationsPerSecond else { continue }
+            let point = results.points.count > 1 ? "point \(timing.index): " : ""
+            text += "\n\(point)\(migrations) migrations between shards (\(Format.compact(rate))/s)"
+        }
+        return text
     }
 }
 

@@ -50,6 +50,7 @@ struct PartitionedClusterTests {
         // timing.json reports them too.
         let timing = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("three/timing.json")))
         #expect(((timing as? [[String: Any]])?.first?["migrations"] as? Int) == migrations(run))
+        #expect(run.stdout.contains("\(migrations(run)) migrations between shards"), "\(run.stdout)")
         let owners = Set(run.logRecords.filter { ($0["message"] as? String) == "shard assigned" }.compactMap { $0["peer"] as? String })
         #expect(owners.count == 3)
     }
