@@ -80,6 +80,34 @@ struct ShardedWalksTests {
         #expect(wholeSharded.rowsFile == nil)
     }
 
+    /// Without `exact`, a partitioned point of a binary graph holds no rows on the
+    /// coordinator either: reachability, summary and closed form come from the mapped file.
+    @Test(arguments: [(DenseKernel.uniform, Topology.chain), (.permutations(3), .complete)])
+    func withoutTheExactValueNoProcessHoldsTheWholeChain(kernel: DenseKernel, topology: Topology) throws {
+        let chain = try GeneratorSpec(
+            clusters: 6, clusterSize: 20, kernel: kernel, topology: topology, sources: 1, epsilon: .fixed(0.05), seed: 3
+        ).generate()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sharded-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("g.msgraph").path
+        try ChainFile.save(chain, to: path)
+        let yaml = "chain: {graph: \(path)}\nstart: 3\ntarget: {cluster: 5}\nwalks: 400\nbatch_size: 50\nexact: false\n"
+        let replicated = try PreparedPoint(ExperimentPlan.parse(yaml: yaml), point: 0)
+        let coordinator = try PreparedPoint(ExperimentPlan.parse(yaml: yaml + "shards: 2\n"), point: 0)
+        guard case .sharded(let sharded) = coordinator.walks else { Issue.record("not sharded"); return }
+        #expect(sharded.rowsFile == path && sharded.chain.entryCount == 0)
+        let (a, b) = (try replicated.reference(solve: false), try coordinator.reference(solve: false))
+        #expect(a.chain == b.chain && a.closedForm == b.closedForm && a.start == b.start && a.targetStates == b.targetStates)
+        #expect((a.closedForm != nil) == (kernel == .uniform))
+        #expect(try LocalExecutor(threads: 2).run(coordinator) { _ in } == LocalExecutor(threads: 2).run(replicated) { _ in })
+        // The reachability check still runs, in the mapped file.
+        if topology == .chain {
+            let backwards = "chain: {graph: \(path)}\nstart: 110\ntarget: {cluster: 0}\nexact: false\nshards: 2\n"
+            #expect(throws: ChainError.self) { try PreparedPoint(ExperimentPlan.parse(yaml: backwards), point: 0) }
+        }
+    }
+
     @Test func censoredWalksAndSpreadStartsMatchToo() throws {
         let chain = try Self.chain(kernel: .permutations(3), topology: .complete)
         let weights = stride(from: 0, to: 100, by: 7).map { (state: $0, weight: Double($0 % 5 + 1)) }

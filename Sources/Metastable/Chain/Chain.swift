@@ -45,7 +45,7 @@ public enum EdgeKind: UInt8, Sendable, Hashable, Codable, CaseIterable, CustomSt
 ///
 /// A `Chain` is always valid: the initializer checks every invariant (sizes, ids, finite
 /// non-negative probabilities, rows summing to 1) and throws a `ChainError` otherwise.
-public struct Chain: Sendable {
+public struct Chain: Sendable, RowAccess {
     /// Tolerance on each row's sum.
     public static let rowSumTolerance = 1e-9
 
@@ -172,26 +172,13 @@ public struct Chain: Sendable {
     /// Number of explicit entries.
     public var entryCount: Int { columns.count }
 
-    /// Number of transitions with positive probability, counting each implicit uniform
-    /// row as one entry per state of the cluster.
-    public var transitionCount: Int {
-        guard !uniformMass.isEmpty, let clusters else { return entryCount }
-        var count = 0
-        for x in 0..<stateCount {
-            let row = rowOffsets[x]..<rowOffsets[x + 1]
-            guard uniformMass[x] > 0 else { count += row.count; continue }
-            let c = clusters.labels[x]
-            // explicit entries inside the cluster merge with the uniform part
-            var inside = 0
-            for e in row where clusters.labels[Int(columns[e])] == c { inside += 1 }
-            count += row.count - inside + clusters.size(of: Int(c))
-        }
-        return count
-    }
-
     /// The explicit entries of row `x`.
     @inlinable
     public func entries(of x: Int) -> Range<Int> { rowOffsets[x]..<rowOffsets[x + 1] }
+
+    public func column(_ e: Int) -> Int { Int(columns[e]) }
+    public func probability(_ e: Int) -> Double { probabilities[e] }
+    public func kind(_ e: Int) -> EdgeKind { kinds[e] }
 
     /// The uniform-within-cluster mass of row `x` (0 when the row has none).
     @inlinable

@@ -31,7 +31,7 @@
 public enum ClosedForm {
     /// E[τ_T] from `start`, or nil when the chain or target does not have the structure above.
     /// +∞ when the walk misses the target with positive probability.
-    public static func hittingTime(chain: Chain, start: StartDistribution, target: TargetSet) -> Double? {
+    public static func hittingTime(chain: some RowAccess, start: StartDistribution, target: TargetSet) -> Double? {
         guard let h = hittingTimes(chain: chain, target: target),
             start.states.allSatisfy({ $0 < chain.stateCount })
         else { return nil }
@@ -41,7 +41,7 @@ public enum ClosedForm {
     }
 
     /// E_x[τ_T] for every state, or nil when the structure does not apply.
-    public static func hittingTimes(chain: Chain, target: TargetSet) -> [Double]? {
+    public static func hittingTimes(chain: some RowAccess, target: TargetSet) -> [Double]? {
         guard let structure = Structure(chain: chain, target: target) else { return nil }
         let labels = structure.labels
         let targetCluster = structure.targetCluster
@@ -57,15 +57,15 @@ public enum ClosedForm {
             let cluster = labels.members(of: k)
             var landing = 0.0
             for x in cluster {
-                for e in chain.entries(of: Int(x)) { landing += chain.probabilities[e] * h[Int(chain.columns[e])] }
+                for e in chain.entries(of: Int(x)) { landing += chain.probability(e) * h[chain.column(e)] }
             }
             // E_k = 0: nothing leaves C_k, A_k = ∞.
             let mean = (Double(cluster.count) + landing) / structure.sparseMass[k]
             for x in cluster.map(Int.init) {
                 var hx = 1.0
-                let u = chain.uniformMass[x]
+                let u = chain.uniformMass(of: x)
                 if u > 0 { hx += u * mean } // u = 0 with mean = ∞ would give NaN
-                for e in chain.entries(of: x) { hx += chain.probabilities[e] * h[Int(chain.columns[e])] }
+                for e in chain.entries(of: x) { hx += chain.probability(e) * h[chain.column(e)] }
                 h[x] = hx
             }
         }
@@ -74,7 +74,7 @@ public enum ClosedForm {
 
     /// Σ_k |C_k|/E_k over the clusters a walk from `start` crosses before the target's: the
     /// leading term, for display next to the exact value. nil when the structure does not apply.
-    public static func leadingOrder(chain: Chain, start: StartDistribution, target: TargetSet) -> Double? {
+    public static func leadingOrder(chain: some RowAccess, start: StartDistribution, target: TargetSet) -> Double? {
         guard let structure = Structure(chain: chain, target: target),
             start.states.allSatisfy({ $0 < chain.stateCount })
         else { return nil }
@@ -156,8 +156,8 @@ public enum ClosedForm {
         /// E_k per cluster.
         let sparseMass: [Double]
 
-        init?(chain: Chain, target: TargetSet) {
-            guard let labels = chain.clusters, !chain.uniformMass.isEmpty,
+        init?(chain: some RowAccess, target: TargetSet) {
+            guard let labels = chain.clusters, (0..<chain.stateCount).contains(where: { chain.uniformMass(of: $0) > 0 }),
                 target.bits.count == (chain.stateCount + 63) / 64,
                 let first = target.states.first, let last = target.states.last, last < chain.stateCount,
                 target.states.allSatisfy({ labels[$0] == labels[first] })
@@ -165,8 +165,8 @@ public enum ClosedForm {
             var sparseMass = [Double](repeating: 0, count: labels.clusterCount)
             for x in 0..<chain.stateCount {
                 for e in chain.entries(of: x) {
-                    guard labels[Int(chain.columns[e])] == labels[x] + 1 else { return nil }
-                    sparseMass[labels[x]] += chain.probabilities[e]
+                    guard labels[chain.column(e)] == labels[x] + 1 else { return nil }
+                    sparseMass[labels[x]] += chain.probability(e)
                 }
             }
             self.labels = labels

@@ -114,7 +114,7 @@ extension TargetSpec {
 }
 
 extension ChainSummary {
-    init(_ chain: Chain, source: ChainSource) {
+    init(_ chain: some RowAccess, source: ChainSource) {
         let description: String
         switch source {
         case .generated(let g):
@@ -124,6 +124,6 @@ extension ChainSummary {
         }
         self.init(
             source: description, states: chain.stateCount, clusters: chain.clusters?.clusterCount,
-            transitions: chain.transitionCount, sparseEdges: chain.kinds.lazy.filter { $0 == .sparse }.count)
+            transitions: chain.transitionCount, sparseEdges: chain.sparseEdgeCount)
     }
 }

@@ -30,12 +30,17 @@ public final class PreparedPoint: Sendable {
     /// The seed of this point's walk streams, derived from the spec's seed and the index.
     public let walkSeed: UInt64
     public let walks: Walks
+    /// For a partitioned point whose rows stay in their file: the chain's summary, counted
+    /// in place (nil on a worker, which never reports one).
+    private let rowsSummary: ChainSummary?
+    private let rowsClosedForm: Double?
 
-    /// - Parameter shardRowsOnly: for a worker. A partitioned point whose chain is a binary
-    ///   graph file (`.msgraph`, its own labels) then reads each shard's rows from the file
-    ///   only when a segment of that shard runs, so that no worker holds the whole chain.
-    ///   Its start and target are resolved on the file's labels; that the target can be
-    ///   reached is checked by the coordinator, which loads the whole chain.
+    /// A partitioned point whose chain is a binary graph file (`.msgraph`, its own labels)
+    /// never holds the whole chain where it need not: a worker (`shardRowsOnly`) reads each
+    /// shard's rows when a segment of that shard first runs, and so does the coordinator
+    /// unless the spec asks for the exact value, checking that the target can be reached and
+    /// counting the chain's summary in the mapped file instead. Start and target are resolved
+    /// on the file's labels.
     public init(_ plan: ExperimentPlan, point index: Int, shardRowsOnly: Bool = false) throws {
         guard plan.points.indices.contains(index) else {
             throw SpecError(field: "", "grid point \(index) does not exist (the plan has \(plan.points.count))")
@@ -46,19 +51,27 @@ public final class PreparedPoint: Sendable {
         self.spec = spec
         self.walkSeed = walkSeed
         if case .generated(let generator) = spec.chain, generator.procedural {
+            (rowsSummary, rowsClosedForm) = (nil, nil)
             walks = .procedural(try ProceduralWalk(
                 chain: generator, start: spec.start, target: spec.target, maxSteps: spec.maxSteps, seed: walkSeed))
             return
         }
-        if shardRowsOnly, let shards = spec.shards, case .file(let path, labels: nil, _) = spec.chain,
+        if shardRowsOnly || !spec.exact, let shards = spec.shards, case .file(let path, labels: nil, _) = spec.chain,
             ChainFile.Format(pathExtensionOf: path) == .binary
         {
             let (skeleton, records) = try ChainFile.loadRows(ofClusters: { _ in false }, path: path)
+            let start = try spec.start.resolve(in: skeleton), target = try spec.target.resolve(in: skeleton)
+            (rowsSummary, rowsClosedForm) = shardRowsOnly ? (nil, nil) : try ChainFile.inspectRows(path: path) {
+                (rows) throws(ChainError) in
+                for s in start.states { try rows.checkReachable(from: s, to: target.states) }
+                return (ChainSummary(rows, source: spec.chain), ClosedForm.hittingTime(chain: rows, start: start, target: target))
+            }
             walks = .sharded(try ShardedWalks(
-                skeleton: skeleton, recordsPerCluster: records, rowsFrom: path, start: spec.start.resolve(in: skeleton),
-                target: spec.target.resolve(in: skeleton), shards: shards, maxSteps: spec.maxSteps, seed: walkSeed))
+                skeleton: skeleton, recordsPerCluster: records, rowsFrom: path, start: start, target: target, shards: shards,
+                maxSteps: spec.maxSteps, seed: walkSeed))
             return
         }
+        (rowsSummary, rowsClosedForm) = (nil, nil)
         let chain = try ChainLoader.load(spec.chain)
         let start = try spec.start.resolve(in: chain)
         let target = try spec.target.resolve(in: chain)
@@ -119,10 +132,14 @@ public final class PreparedPoint: Sendable {
         case .stored(let stored):
             return try reference(stored.chain, stored.start, stored.target, solve: solve)
         case .sharded(let sharded):
-            guard sharded.rowsFile == nil else {
+            guard sharded.rowsFile != nil else { return try reference(sharded.chain, sharded.start, sharded.target, solve: solve) }
+            // The rows stay in their file: no solve; the summary and closed form come from there.
+            guard let rowsSummary, !solve else {
                 throw WalkError(.badArgument, "grid point \(index) holds its shards' rows only: no exact value or summary here")
             }
-            return try reference(sharded.chain, sharded.start, sharded.target, solve: solve)
+            return Reference(
+                exact: nil, exactSeconds: nil, closedForm: rowsClosedForm, chain: rowsSummary, start: sharded.start.states,
+                targetStates: sharded.target.states.count)
         case .procedural(let walk):
             // No solver runs on 10¹⁰ states: the exact value is the closed form, a few
             // floating-point operations (error a few rounding units).

@@ -44,10 +44,36 @@ struct BinaryGraphReader {
         return (chain, records)
     }
 
+    /// Calls `body` with the file's rows read in place, after checking the whole file as
+    /// `read` does: no row is copied.
+    static func inspect<R>(
+        _ bytes: UnsafeRawBufferPointer, file: String, _ body: (MappedRows) throws(ChainError) -> R
+    ) throws(ChainError) -> R {
+        try body(BinaryGraphReader(bytes, file: file).validated())
+    }
+
     /// Whether `bytes` start with the binary graph magic.
     static func hasMagic(_ bytes: some Collection<UInt8>) -> Bool { bytes.starts(with: Layout.magic) }
 
-    private func read(keepClusters keep: ((Int) -> Bool)?) throws(ChainError) -> (chain: Chain, recordsPerCluster: [Int]?) {
+    /// The rows of a checked file, read in place from the mapping (valid while it is).
+    struct MappedRows: RowAccess {
+        let stateCount: Int
+        let clusters: ClusterLabels?
+        let rowOffsets: [Int]
+        let columns: UnsafeBufferPointer<UInt32>
+        let probabilities: UnsafeBufferPointer<Double>
+        let kinds: UnsafeBufferPointer<UInt8>?
+        let uniform: [Double]
+
+        func entries(of x: Int) -> Range<Int> { rowOffsets[x]..<rowOffsets[x + 1] }
+        func column(_ e: Int) -> Int { Int(columns[e]) }
+        func probability(_ e: Int) -> Double { probabilities[e] }
+        func kind(_ e: Int) -> EdgeKind { kinds.map { EdgeKind(rawValue: $0[e])! } ?? .dense } // checked
+        func uniformMass(of x: Int) -> Double { uniform.isEmpty ? 0 : uniform[x] }
+    }
+
+    /// Everything checked: header, layout, checksums, then every section's contents.
+    private func validated() throws(ChainError) -> MappedRows {
         let (n, m, flags) = try readHeader()
         let extents = try checkLayout(stateCount: n, edgeCount: m, flags: flags)
         for section in Section.allCases where extents[section.rawValue] != .absent {
@@ -61,20 +87,29 @@ struct BinaryGraphReader {
         let rowOffsets = try readRowOffsets(elements(.rowOffsets, as: UInt64.self), edgeCount: m, at: extents[0].offset)
         let labels = try flags.contains(.labels) ? readLabels(elements(.labels, as: UInt32.self), at: extents[Section.labels.rawValue].offset) : nil
         let uniform = try flags.contains(.uniform) ? readUniformMass(elements(.uniformMass, as: Double.self), at: extents[Section.uniformMass.rawValue].offset) : []
-        let allColumns = elements(.columns, as: UInt32.self), allProbabilities = elements(.probabilities, as: Double.self)
+        let columns = elements(.columns, as: UInt32.self), probabilities = elements(.probabilities, as: Double.self)
         try checkRows(
-            rowOffsets, columns: allColumns, probabilities: allProbabilities,
+            rowOffsets, columns: columns, probabilities: probabilities,
             uniformMass: uniform, columnsAt: extents[Section.columns.rawValue].offset,
             probabilitiesAt: extents[Section.probabilities.rawValue].offset)
-        let kindBytes = flags.contains(.kinds) ? elements(.kinds, as: UInt8.self) : nil
-        if let kindBytes { try checkKinds(kindBytes, at: extents[Section.kinds.rawValue].offset) }
-        func kind(_ e: Int) -> EdgeKind { kindBytes.map { EdgeKind(rawValue: $0[e])! } ?? .dense } // checked above
+        let kinds = flags.contains(.kinds) ? elements(.kinds, as: UInt8.self) : nil
+        if let kinds { try checkKinds(kinds, at: extents[Section.kinds.rawValue].offset) }
         let clusters: ClusterLabels?
         do {
             clusters = try labels.map { (labels) throws(ChainError) in try ClusterLabels(labels: labels) }
         } catch {
             throw ChainError(error.reason, "section '\(Section.labels)': \(error.message)", file: file)
         }
+        return MappedRows(
+            stateCount: n, clusters: clusters, rowOffsets: rowOffsets, columns: columns, probabilities: probabilities,
+            kinds: kinds, uniform: uniform)
+    }
+
+    private func read(keepClusters keep: ((Int) -> Bool)?) throws(ChainError) -> (chain: Chain, recordsPerCluster: [Int]?) {
+        let rows = try validated()
+        let n = rows.stateCount, rowOffsets = rows.rowOffsets, uniform = rows.uniform, clusters = rows.clusters
+        let labels = clusters?.labels, allColumns = rows.columns, allProbabilities = rows.probabilities, kind = rows.kind
+        let m = allColumns.count
         var records: [Int]?
         if let labels, let clusters {
             var perCluster = [Int](repeating: 0, count: clusters.clusterCount)

@@ -92,6 +92,17 @@ public enum ChainFile {
         }
     }
 
+    /// Calls `body` with the rows of a binary graph read in place from its mapping, after
+    /// the whole file is checked: reachability and counts of a chain too large to copy.
+    public static func inspectRows<R>(path: String, _ body: (any RowAccess) throws(ChainError) -> R) throws(ChainError) -> R {
+        try MappedFile.withBytes(atPath: path) { (bytes) throws(ChainError) in
+            guard BinaryGraphReader.hasMagic(bytes) else {
+                throw ChainError(.badHeader, "only a binary graph (.msgraph) can be read in place", file: path)
+            }
+            return try BinaryGraphReader.inspect(bytes, file: path) { (rows) throws(ChainError) in try body(rows) }
+        }
+    }
+
     /// Writes a chain, and optionally its cluster labels (which it must have).
     ///
     /// - Parameter format: by default the one the extension of `path` names, else

@@ -1,4 +1,19 @@
-extension Chain {
+/// Read access to a chain's rows, wherever they are: a `Chain` in memory, or the validated
+/// mapping of a binary graph file (`ChainFile.inspectRows`), which is how a coordinator
+/// checks a chain too large to hold.
+public protocol RowAccess {
+    var stateCount: Int { get }
+    var clusters: ClusterLabels? { get }
+    /// The explicit entries of row `x`, as indices for `column(_:)`, `probability(_:)` and `kind(_:)`.
+    func entries(of x: Int) -> Range<Int>
+    func column(_ e: Int) -> Int
+    func probability(_ e: Int) -> Double
+    func kind(_ e: Int) -> EdgeKind
+    /// The uniform-within-cluster mass of row `x` (0 when the row has none).
+    func uniformMass(of x: Int) -> Double
+}
+
+extension RowAccess {
     /// Checks that the target set can be reached from `start` along transitions of positive
     /// probability (`start` reaches itself): at least one of `targets` must be reachable.
     /// Throws `.badState` for a state out of range and `.unreachable` when none is.
@@ -19,6 +34,7 @@ extension Chain {
         var found = wanted.contains(start)
         var queue = [start]
         seen[start] = true
+        let clusters = clusters
         var clusterExpanded = [Bool](repeating: false, count: clusters?.clusterCount ?? 0)
         var head = 0
         func visit(_ y: Int) {
@@ -30,7 +46,7 @@ extension Chain {
         while head < queue.count, !found {
             let x = queue[head]
             head += 1
-            for e in entries(of: x) where probabilities[e] > 0 { visit(Int(columns[e])) }
+            for e in entries(of: x) where probability(e) > 0 { visit(column(e)) }
             if uniformMass(of: x) > 0, let clusters, !clusterExpanded[clusters[x]] {
                 clusterExpanded[clusters[x]] = true
                 for y in clusters.members(of: clusters[x]) { visit(Int(y)) }
@@ -40,5 +56,27 @@ extension Chain {
             let what = targets.count == 1 ? "target \(targets[0]) is not" : "none of the \(targets.count) target states is"
             throw ChainError(.unreachable, "\(what) reachable from state \(start)")
         }
+    }
+
+    /// Number of transitions with positive probability, counting each implicit uniform
+    /// row as one entry per state of the cluster.
+    public var transitionCount: Int {
+        var count = 0
+        let clusters = clusters
+        for x in 0..<stateCount {
+            let row = entries(of: x)
+            guard uniformMass(of: x) > 0, let clusters else { count += row.count; continue }
+            let c = clusters[x]
+            // explicit entries inside the cluster merge with the uniform part
+            var inside = 0
+            for e in row where clusters[column(e)] == c { inside += 1 }
+            count += row.count - inside + clusters.size(of: c)
+        }
+        return count
+    }
+
+    /// Number of stored edges of kind sparse.
+    public var sparseEdgeCount: Int {
+        (0..<stateCount).reduce(0) { sum, x in sum + entries(of: x).count { kind($0) == .sparse } }
     }
 }
