@@ -17,10 +17,12 @@ let package = Package(
         // Tiny C helpers the walk kernel inlines: prefetch, an optimisation barrier for
         // branchless selects, aligned huge-page allocation.
         .target(name: "CMetastableSupport"),
+        // The lane kernel: hitting-time walks 8 per AVX-512 vector, chosen at run time.
+        .target(name: "CWalkLanes"),
         // The science: chains, randomness, walks, statistics, exact solves, experiments.
         .target(
             name: "Metastable",
-            dependencies: ["CMetastableSupport", .product(name: "Yams", package: "Yams")]
+            dependencies: ["CMetastableSupport", "CWalkLanes", .product(name: "Yams", package: "Yams")]
         ),
         // libzmq from the system (Debian: libzmq3-dev); headers in /usr/include.
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),

@@ -59,14 +59,18 @@ public final class WalkTask: @unchecked Sendable {
     @usableFromInline let targetBits: AlignedBuffer<UInt64>
     /// On a shard of a partitioned graph: the states whose rows other shards hold.
     @usableFromInline let foreignBits: AlignedBuffer<UInt64>?
+    /// The lane form of the graph, when the lane kernel applies to it on this machine.
+    @usableFromInline let lanes: LaneKernel?
     private let startRecords: AlignedBuffer<AliasRecord>?
 
     /// - Parameter foreign: on a shard of a partitioned graph, one bit per state (as a
     ///   `TargetSet`'s) for the states whose rows `graph` lacks; walks then run with
     ///   `runSegment`.
+    ///   - kernel: `.scalar` keeps to the scalar kernel (for comparisons); the paths are the
+    ///     same either way.
     public init(
         graph: WalkGraph, start: StartDistribution, target: TargetSet, maxSteps: UInt64, seed: UInt64,
-        foreign: [UInt64]? = nil
+        foreign: [UInt64]? = nil, kernel: WalkKernelChoice = .automatic
     ) throws(WalkError) {
         let n = graph.stateCount
         guard start.states.allSatisfy({ (0..<n).contains($0) }) else {
@@ -84,6 +88,7 @@ public final class WalkTask: @unchecked Sendable {
         foreignBits = try foreign.map { bits throws(WalkError) in try AlignedBuffer(bits) }
         singleTarget = target.states.count == 1 ? UInt32(target.states[0]) : nil
         targetBits = try AlignedBuffer(target.bits)
+        lanes = kernel == .automatic ? LaneKernel(graph: graph, targets: targetBits.base, sharded: foreign != nil) : nil
         if let x = start.pointMass {
             startRecords = nil
             self.start = StartSampler(state: UInt32(x), records: nil, count: 1)
@@ -199,6 +204,13 @@ public final class WalkTask: @unchecked Sendable {
     func walk<Observer: WalkObserver>(
         _ arrivals: Migrants, _ walks: Range<Int>, walkers: Int, observer: inout Observer
     ) -> (IntegerSampleAccumulator, UInt64, Migrants) {
+        if Observer.self == HittingTimeObserver.self, walkers >= LaneKernel.minimumWalkers, let lanes,
+           let (times, steps) = lanes.run(
+               start: start, seed: seed, maxSteps: maxSteps, walks: walks,
+               walkers: Swift.min(walkers, Swift.max(1, walks.count)))
+        {
+            return (times, steps, Migrants())
+        }
         let view = graph.view
         switch graph.uniformLayout {
         case .none:

@@ -1,0 +1,60 @@
+#ifndef C_WALK_LANES_H
+#define C_WALK_LANES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// The lane kernel: walks stepped 8 at a time in the 64-bit lanes of AVX-512 vectors
+/// (xoshiro256++, the 128-bit alias draw and the select in vector registers; rows and
+/// records read with one 16- or 8-byte load per lane). Each walk takes exactly the steps
+/// the scalar Swift kernel gives it: the same draws from its own generator, in the same
+/// order. Written in C because Swift can enable AVX-512 only for a whole module, which
+/// would make the binary fail on older CPUs; here one function is compiled for it and
+/// chosen at run time (`ms_lanes_supported`).
+
+/// A walk to start: its position and its xoshiro256++ state after the start was drawn.
+typedef struct {
+    uint64_t s0, s1, s2, s3;
+    uint64_t state;
+} ms_lane_walk;
+
+/// How a walk ended: the steps it took, and 1 if it hit the target (0: it reached the cap).
+typedef struct {
+    uint64_t steps;
+    uint64_t hit;
+} ms_lane_end;
+
+/// The graph as the kernel reads it.
+typedef struct {
+    /// Per state: first record | degree << 40 | (1 if the state is a target) << 63.
+    /// Every degree is at least 1.
+    const uint64_t *rows;
+    /// 16-byte alias records {u64 threshold, u32 neighbour, u32 alias}.
+    const void *records;
+    /// NULL when no outcome is "uniform over a cluster" (bit 31); else cluster c is the
+    /// states member_offsets[c] ..< member_offsets[c + 1].
+    const uint32_t *member_offsets;
+    /// The cap: a walk that has taken this many steps without a hit ends censored (>= 1).
+    uint64_t max_steps;
+} ms_lane_graph;
+
+typedef struct ms_lanes ms_lanes;
+
+/// 1 when this CPU and OS run the kernel (x86-64 with AVX-512 F and DQ enabled).
+int ms_lanes_supported(void);
+
+/// Room for `walkers` concurrent walks, rounded up to a multiple of 8 (at most 1024), all
+/// idle. NULL when out of memory.
+ms_lanes *ms_lanes_create(size_t walkers);
+
+void ms_lanes_destroy(ms_lanes *lanes);
+
+/// Steps the walks in `lanes`, starting `walks[0 ..< count]` in order as lanes free up,
+/// and writes each walk that ends to `ends` (room for count + the lane count). Returns
+/// when a lane is free and `walks` is used up, if `more` (call again with the next walks),
+/// else when every walk has ended. `*taken` is how many of `walks` were started. Returns
+/// the number of ends written.
+size_t ms_lanes_run(ms_lanes *lanes, const ms_lane_graph *graph, const ms_lane_walk *walks, size_t count,
+                    int more, size_t *taken, ms_lane_end *ends);
+
+#endif

@@ -1,0 +1,213 @@
+#include "CWalkLanes.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/// Walker slots in groups of 8 lanes, one vector per field, 64-byte aligned: position,
+/// generator, steps left before the cap; per group, a mask of the lanes holding a walk.
+struct ms_lanes {
+    size_t groups;
+    uint64_t *x, *s0, *s1, *s2, *s3, *left;
+    uint8_t *busy;
+    void *block;
+};
+
+enum { lanes_max = 1024 };
+
+ms_lanes *ms_lanes_create(size_t walkers) {
+    if (walkers < 1) walkers = 1;
+    if (walkers > lanes_max) walkers = lanes_max;
+    size_t groups = (walkers + 7) / 8, n = groups * 8;
+    ms_lanes *lanes = malloc(sizeof *lanes);
+    void *block = NULL;
+    if (!lanes || posix_memalign(&block, 64, 6 * n * sizeof(uint64_t) + groups) != 0) {
+        free(lanes);
+        return NULL;
+    }
+    memset(block, 0, 6 * n * sizeof(uint64_t) + groups); // idle lanes sit at state 0
+    uint64_t *words = block;
+    *lanes = (ms_lanes){
+        .groups = groups, .x = words, .s0 = words + n, .s1 = words + 2 * n, .s2 = words + 3 * n,
+        .s3 = words + 4 * n, .left = words + 5 * n, .busy = (uint8_t *)(words + 6 * n), .block = block,
+    };
+    return lanes;
+}
+
+void ms_lanes_destroy(ms_lanes *lanes) {
+    if (!lanes) return;
+    free(lanes->block);
+    free(lanes);
+}
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#include <cpuid.h>
+#include <immintrin.h>
+
+int ms_lanes_supported(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE)) return 0;
+    unsigned lo, hi;
+    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 0xe6) != 0xe6) return 0; // the OS saves the SSE, AVX, opmask and ZMM registers
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b & bit_AVX512F) && (b & bit_AVX512DQ);
+}
+
+#define LANES_TARGET __attribute__((target("avx512f,avx512dq"), always_inline)) static inline
+
+/// One 8-byte load per lane (a vector gather is slower on the CPUs measured).
+LANES_TARGET __m512i load_words(const uint64_t *base, __m512i index) {
+    uint64_t i[8] __attribute__((aligned(64)));
+    _mm512_store_si512(i, index);
+    return _mm512_set_epi64((long long)base[i[7]], (long long)base[i[6]], (long long)base[i[5]],
+                            (long long)base[i[4]], (long long)base[i[3]], (long long)base[i[2]],
+                            (long long)base[i[1]], (long long)base[i[0]]);
+}
+
+/// One 16-byte load per lane at base + 16 · index: the low and high words of each.
+LANES_TARGET void load_pairs(const char *base, __m512i index, __m512i *low, __m512i *high) {
+    uint64_t i[8] __attribute__((aligned(64)));
+    _mm512_store_si512(i, index);
+#define PAIR(k) _mm_loadu_si128((const __m128i *)(base + 16 * i[k]))
+#define TWO(k) _mm256_inserti128_si256(_mm256_castsi128_si256(PAIR(k)), PAIR(k + 1), 1)
+    __m512i a = _mm512_inserti64x4(_mm512_castsi256_si512(TWO(0)), TWO(2), 1);
+    __m512i b = _mm512_inserti64x4(_mm512_castsi256_si512(TWO(4)), TWO(6), 1);
+#undef TWO
+#undef PAIR
+    *low = _mm512_permutex2var_epi64(a, _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0), b);
+    *high = _mm512_permutex2var_epi64(a, _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1), b);
+}
+
+/// member_offsets[c] and member_offsets[c + 1] per lane, as low and high 32 bits.
+LANES_TARGET __m512i load_member_ranges(const uint32_t *offsets, __m512i cluster) {
+    uint64_t i[8] __attribute__((aligned(64))), w[8] __attribute__((aligned(64)));
+    _mm512_store_si512(i, cluster);
+    for (int k = 0; k < 8; k++) memcpy(&w[k], offsets + i[k], 8);
+    return _mm512_load_si512(w);
+}
+
+/// xoshiro256++: the next 64 bits of each lane's generator.
+LANES_TARGET __m512i next_draw(__m512i *s0, __m512i *s1, __m512i *s2, __m512i *s3) {
+    __m512i r = _mm512_add_epi64(_mm512_rol_epi64(_mm512_add_epi64(*s0, *s3), 23), *s0);
+    __m512i t = _mm512_slli_epi64(*s1, 17);
+    *s2 = _mm512_xor_si512(*s2, *s0);
+    *s3 = _mm512_xor_si512(*s3, *s1);
+    *s1 = _mm512_xor_si512(*s1, *s2);
+    *s0 = _mm512_xor_si512(*s0, *s3);
+    *s2 = _mm512_xor_si512(*s2, t);
+    *s3 = _mm512_rol_epi64(*s3, 45);
+    return r;
+}
+
+/// The high and low words of r · n for n < 2^32, as two 32 × 32-bit products.
+LANES_TARGET void multiply_wide(__m512i r, __m512i n, __m512i *high, __m512i *low) {
+    __m512i b = _mm512_mul_epu32(r, n), a = _mm512_mul_epu32(_mm512_srli_epi64(r, 32), n);
+    __m512i middle = _mm512_add_epi64(a, _mm512_srli_epi64(b, 32));
+    *high = _mm512_srli_epi64(middle, 32);
+    *low = _mm512_or_si512(_mm512_slli_epi64(middle, 32), _mm512_and_si512(b, _mm512_set1_epi64(0xffffffff)));
+}
+
+__attribute__((target("avx512f,avx512dq")))
+static size_t run_avx512(ms_lanes *lanes, const ms_lane_graph *graph, const ms_lane_walk *walks, size_t count,
+                         int more, size_t *taken, ms_lane_end *ends) {
+    const uint64_t *rows = graph->rows, max_steps = graph->max_steps;
+    const char *records = graph->records;
+    const uint32_t *members = graph->member_offsets;
+    const __m512i low32 = _mm512_set1_epi64(0xffffffff), uniform = _mm512_set1_epi64(1u << 31);
+    const __m512i first_mask = _mm512_set1_epi64((1ll << 40) - 1), degree_mask = _mm512_set1_epi64((1ll << 23) - 1);
+    size_t next = 0, ended = 0;
+    for (;;) {
+        int running = 0;
+        for (size_t g = 0; g < lanes->groups; g++) {
+            const size_t at = 8 * g;
+            unsigned busy = lanes->busy[g];
+            for (unsigned k = 0; busy != 0xff && k < 8; k++) { // fill free lanes
+                if (busy >> k & 1) continue;
+                if (next == count) {
+                    if (!more) break;
+                    lanes->busy[g] = (uint8_t)busy;
+                    *taken = next;
+                    return ended;
+                }
+                const ms_lane_walk *w = &walks[next++];
+                lanes->x[at + k] = w->state;
+                lanes->s0[at + k] = w->s0;
+                lanes->s1[at + k] = w->s1;
+                lanes->s2[at + k] = w->s2;
+                lanes->s3[at + k] = w->s3;
+                lanes->left[at + k] = max_steps;
+                busy |= 1u << k;
+            }
+            lanes->busy[g] = (uint8_t)busy;
+            if (busy == 0) continue;
+            running = 1;
+
+            __m512i x = _mm512_load_si512(lanes->x + at), left = _mm512_load_si512(lanes->left + at);
+            __m512i row = load_words(rows, x);
+            // The walk is over at a target (the row's top bit) or at the cap; its lane
+            // takes the next walk at the group's next turn.
+            __mmask8 hit = _mm512_movepi64_mask(row) & busy;
+            __mmask8 done = (hit | _mm512_cmpeq_epi64_mask(left, _mm512_setzero_si512())) & busy;
+            if (__builtin_expect(done != 0, 0)) {
+                for (unsigned k = 0; k < 8; k++) {
+                    if (!(done >> k & 1)) continue;
+                    ends[ended++] = (ms_lane_end){max_steps - lanes->left[at + k], hit >> k & 1};
+                }
+                lanes->busy[g] = (uint8_t)(busy & ~done);
+                continue;
+            }
+            __m512i s0 = _mm512_load_si512(lanes->s0 + at), s1 = _mm512_load_si512(lanes->s1 + at);
+            __m512i s2 = _mm512_load_si512(lanes->s2 + at), s3 = _mm512_load_si512(lanes->s3 + at);
+            __m512i slot, coin, threshold, outcomes;
+            multiply_wide(next_draw(&s0, &s1, &s2, &s3), _mm512_and_si512(_mm512_srli_epi64(row, 40), degree_mask),
+                          &slot, &coin);
+            load_pairs(records, _mm512_add_epi64(_mm512_and_si512(row, first_mask), slot), &threshold, &outcomes);
+            __mmask8 keep = _mm512_cmplt_epu64_mask(coin, threshold);
+            __m512i y = _mm512_mask_blend_epi64(keep, _mm512_srli_epi64(outcomes, 32), _mm512_and_si512(outcomes, low32));
+            if (members) {
+                // "Uniform over cluster c": a second draw picks the member, in the lanes that
+                // took such an outcome only (the others' generators must not move).
+                __mmask8 pick = _mm512_test_epi64_mask(y, uniform);
+                if (pick) {
+                    __m512i t0 = s0, t1 = s1, t2 = s2, t3 = s3, first, offset;
+                    __m512i r = next_draw(&t0, &t1, &t2, &t3);
+                    s0 = _mm512_mask_blend_epi64(pick, s0, t0);
+                    s1 = _mm512_mask_blend_epi64(pick, s1, t1);
+                    s2 = _mm512_mask_blend_epi64(pick, s2, t2);
+                    s3 = _mm512_mask_blend_epi64(pick, s3, t3);
+                    __m512i range = load_member_ranges(members, _mm512_maskz_andnot_epi64(pick, uniform, y));
+                    first = _mm512_and_si512(range, low32);
+                    multiply_wide(r, _mm512_sub_epi64(_mm512_srli_epi64(range, 32), first), &offset, &coin);
+                    y = _mm512_mask_add_epi64(y, pick, first, offset);
+                }
+            }
+            _mm512_store_si512(lanes->x + at, y);
+            _mm512_store_si512(lanes->left + at, _mm512_sub_epi64(left, _mm512_set1_epi64(1)));
+            _mm512_store_si512(lanes->s0 + at, s0);
+            _mm512_store_si512(lanes->s1 + at, s1);
+            _mm512_store_si512(lanes->s2 + at, s2);
+            _mm512_store_si512(lanes->s3 + at, s3);
+        }
+        if (!running) break;
+    }
+    *taken = next;
+    return ended;
+}
+
+size_t ms_lanes_run(ms_lanes *lanes, const ms_lane_graph *graph, const ms_lane_walk *walks, size_t count,
+                    int more, size_t *taken, ms_lane_end *ends) {
+    return run_avx512(lanes, graph, walks, count, more, taken, ends);
+}
+
+#else
+
+int ms_lanes_supported(void) { return 0; }
+
+size_t ms_lanes_run(ms_lanes *lanes, const ms_lane_graph *graph, const ms_lane_walk *walks, size_t count,
+                    int more, size_t *taken, ms_lane_end *ends) {
+    (void)lanes, (void)graph, (void)walks, (void)count, (void)more, (void)ends;
+    *taken = 0; // never called: ms_lanes_supported() is 0 here
+    return 0;
+}
+
+#endif
