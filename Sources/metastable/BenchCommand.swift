@@ -69,11 +69,11 @@ struct BenchCommand: ParsableCommand {
             return
         }
         let rows = measurements.map { m in
-            [m.name, "\(m.threads)", "\(m.walkersPerThread)", Format.compact(Double(m.steps)), String(format: "%.2f", m.seconds),
+            [m.name, "\(m.threads)", "\(m.walkersPerThread)", m.kernel, Format.compact(Double(m.steps)), String(format: "%.2f", m.seconds),
              String(format: "%.1f", m.stepsPerSecond / 1e6), String(format: "%.1f", m.stepsPerSecond / 1e6 / Double(m.threads))]
         }
         emit(Format.table(
-            header: ["benchmark", "threads", "walkers/thread", "steps", "seconds", "M steps/s", "M steps/s/core"], rows: rows))
+            header: ["benchmark", "threads", "walkers/thread", "kernel", "steps", "seconds", "M steps/s", "M steps/s/core"], rows: rows))
     }
 
     /// scripts/bench under the current directory, or above the binary (.build/release/metastable).

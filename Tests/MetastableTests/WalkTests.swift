@@ -326,8 +326,13 @@ struct WalkTests {
         options.smallStates = 1 << 10
         options.largeStates = 1 << 12
         let results = try WalkBenchmark.run(options)
-        // Two graphs in cache × (1, 32 walkers), two out of cache × (1, 32, 64), each on 1 and 2 threads.
-        #expect(results.count == (2 * 2 + 2 * 3) * 2)
+        // Two graphs in cache × (1, 32 walkers scalar, 32 in lanes where the CPU has AVX-512),
+        // two "out of cache" (small here) × (1, 32, 64), each on 1 and 2 threads.
+        let lanes = LaneKernel.isSupported ? 1 : 0
+        #expect(results.count == (2 * (2 + lanes) + 2 * 3) * 2)
         for r in results { #expect(r.steps > 0 && r.seconds > 0 && r.stepsPerSecond > 0) }
+        let inCache = results.filter { $0.name.hasSuffix("(in cache)") && $0.walkersPerThread == 32 }
+        #expect(inCache.filter { $0.kernel == "scalar" }.count == 4 && inCache.filter { $0.kernel == "lanes" }.count == 4 * lanes)
+        #expect(results.filter { $0.walkersPerThread == 1 }.allSatisfy { $0.kernel == "scalar" })
     }
 }

@@ -13,12 +13,14 @@ public enum BenchSuite {
         let startDistribution: StartDistribution
         let target: TargetSet
 
-        /// Steps per second of the Swift kernel on one thread with `walkers` interleaved
-        /// walks of `stepsPerWalk` steps each (targets are out of reach): the median of
-        /// `repetitions` runs.
-        public func stepsPerSecond(walkers: Int, stepsPerWalk: UInt64, repetitions: Int = 3) throws -> Double {
+        /// Steps per second of the walk kernel (`.scalar`: the scalar one even where the lane
+        /// kernel applies) on one thread with `walkers` interleaved walks of `stepsPerWalk`
+        /// steps each (targets are out of reach): the median of `repetitions` runs.
+        public func stepsPerSecond(
+            walkers: Int, stepsPerWalk: UInt64, kernel: WalkKernelChoice = .automatic, repetitions: Int = 3
+        ) throws -> Double {
             let task = try WalkTask(
-                graph: graph, start: startDistribution, target: target, maxSteps: stepsPerWalk, seed: 1)
+                graph: graph, start: startDistribution, target: target, maxSteps: stepsPerWalk, seed: 1, kernel: kernel)
             let clock = ContinuousClock()
             var rates = [Double]()
             for _ in 0..<Swift.max(1, repetitions) {
@@ -27,6 +29,12 @@ public enum BenchSuite {
                 rates.append(Double(steps) / WalkBenchmark.seconds(clock.now - t0))
             }
             return rates.sorted()[rates.count / 2]
+        }
+
+        /// Whether the lane kernel runs `walkers` walks per thread on this graph.
+        public func runsInLanes(walkers: Int) throws -> Bool {
+            try WalkTask(graph: graph, start: startDistribution, target: target, maxSteps: 1, seed: 1)
+                .runsInLanes(walkers: walkers)
         }
 
         /// The walks the kernel interleaves per thread on this graph when not told.

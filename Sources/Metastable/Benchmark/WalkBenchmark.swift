@@ -6,12 +6,15 @@ import Foundation
 /// measures stepping: a graph that fits in L2 and one of 1 GiB of records, each with the
 /// `permutations(8)` kernel (stored edges) and the `uniform` kernel (one implicit record
 /// per state), one walker per thread and 32 interleaved walkers per thread, and out of
-/// cache also 64 (the kernel's default there).
+/// cache also 64 (the kernel's default there). In cache, 32 walkers run in the lane kernel
+/// where the CPU has AVX-512, and are measured in the scalar kernel too.
 public enum WalkBenchmark {
     public struct Measurement: Sendable, Equatable, Codable {
         public var name: String
         public var threads: Int
         public var walkersPerThread: Int
+        /// "lanes" (AVX-512, `LaneKernel`) or "scalar".
+        public var kernel: String
         public var steps: UInt64
         public var seconds: Double
         public var stepsPerSecond: Double
@@ -57,12 +60,16 @@ public enum WalkBenchmark {
             let name = "\(c.kernel), \(c.states) states, \(String(format: "%.1f", Double(graph.bytes) / 1048576)) MiB (\(c.label))"
             log?("built \(name) in \(format(clock.now - buildStart))")
             // Per-walker step budgets for about a second per run on one core.
-            let budgets: [(walkers: Int, steps: Double)] =
-                inCache ? [(1, 60e6), (32, 6e6)] : [(1, 1.5e6), (32, 0.8e6), (64, 0.5e6)]
-            for (walkers, budget) in budgets {
+            let budgets: [(walkers: Int, steps: Double, kernel: WalkKernelChoice)] =
+                inCache
+                ? [(1, 60e6, .automatic), (32, 6e6, .scalar), (32, 20e6, .automatic)]
+                : [(1, 1.5e6, .automatic), (32, 0.8e6, .automatic), (64, 0.5e6, .automatic)]
+            for (walkers, budget, choice) in budgets {
                 let task = try WalkTask(
                     graph: graph, start: start, target: target,
-                    maxSteps: UInt64(Swift.max(1, budget * options.workScale)), seed: 1)
+                    maxSteps: UInt64(Swift.max(1, budget * options.workScale)), seed: 1, kernel: choice)
+                let kernel = task.runsInLanes(walkers: walkers) ? "lanes" : "scalar"
+                if choice == .automatic, kernel == "scalar", walkers > 1, inCache { continue } // measured just above
                 for threads in options.threadCounts {
                     var runs = [Measurement]()
                     for _ in 0..<Swift.max(1, options.repetitions) {
@@ -73,13 +80,15 @@ public enum WalkBenchmark {
                         ).steps
                         let seconds = seconds(clock.now - t0)
                         runs.append(Measurement(
-                            name: name, threads: threads, walkersPerThread: walkers, steps: steps, seconds: seconds,
+                            name: name, threads: threads, walkersPerThread: walkers, kernel: kernel, steps: steps,
+                            seconds: seconds,
                             stepsPerSecond: Double(steps) / seconds))
                     }
                     let median = runs.sorted { $0.stepsPerSecond < $1.stepsPerSecond }[runs.count / 2]
                     log?(String(
-                        format: "%@: %d thread(s) × %d walker(s): %.1f M steps/s (%.1f M per thread)",
-                        name, threads, walkers, median.stepsPerSecond / 1e6, median.stepsPerSecond / 1e6 / Double(threads)))
+                        format: "%@: %d thread(s) × %d walker(s), %@ kernel: %.1f M steps/s (%.1f M per thread)",
+                        name, threads, walkers, kernel, median.stepsPerSecond / 1e6,
+                        median.stepsPerSecond / 1e6 / Double(threads)))
                     measurements.append(median)
                 }
             }

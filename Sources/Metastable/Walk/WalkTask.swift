@@ -114,6 +114,10 @@ public final class WalkTask: @unchecked Sendable {
     /// `defaultWalkers` for a graph of `graphBytes` bytes of walk data.
     public static func defaultWalkers(graphBytes: Int) -> Int { graphBytes >= outOfCacheBytes ? 64 : 32 }
 
+    /// Whether `walkers` walks per thread run in the lane kernel (`LaneKernel`) when they
+    /// only record hitting times; else the scalar kernel runs them.
+    public func runsInLanes(walkers: Int) -> Bool { lanes != nil && walkers >= LaneKernel.minimumWalkers }
+
     /// The most walkers a thread interleaves: beyond it the slots outgrow the L1 cache.
     public static let maxWalkers = 1024
 
