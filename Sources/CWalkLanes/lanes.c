@@ -4,11 +4,13 @@
 #include <string.h>
 
 /// Walker slots in groups of 8 lanes, one vector per field, 64-byte aligned: position,
-/// generator, steps left before the cap; per group, a mask of the lanes holding a walk.
+/// generator, steps left before the cap, and between the two halves of a pipelined step
+/// the record and coin; per group, a mask of the lanes holding a walk, and whether it is
+/// stepping this round.
 struct ms_lanes {
     size_t groups;
-    uint64_t *x, *s0, *s1, *s2, *s3, *left;
-    uint8_t *busy;
+    uint64_t *x, *s0, *s1, *s2, *s3, *left, *slot, *coin;
+    uint8_t *busy, *stepping;
     void *block;
 };
 
@@ -20,15 +22,17 @@ ms_lanes *ms_lanes_create(size_t walkers) {
     size_t groups = (walkers + 7) / 8, n = groups * 8;
     ms_lanes *lanes = malloc(sizeof *lanes);
     void *block = NULL;
-    if (!lanes || posix_memalign(&block, 64, 6 * n * sizeof(uint64_t) + groups) != 0) {
+    const size_t bytes = 8 * n * sizeof(uint64_t) + 2 * groups;
+    if (!lanes || posix_memalign(&block, 64, bytes) != 0) {
         free(lanes);
         return NULL;
     }
-    memset(block, 0, 6 * n * sizeof(uint64_t) + groups); // idle lanes sit at state 0
+    memset(block, 0, bytes); // idle lanes sit at state 0
     uint64_t *words = block;
     *lanes = (ms_lanes){
         .groups = groups, .x = words, .s0 = words + n, .s1 = words + 2 * n, .s2 = words + 3 * n,
-        .s3 = words + 4 * n, .left = words + 5 * n, .busy = (uint8_t *)(words + 6 * n), .block = block,
+        .s3 = words + 4 * n, .left = words + 5 * n, .slot = words + 6 * n, .coin = words + 7 * n,
+        .busy = (uint8_t *)(words + 8 * n), .stepping = (uint8_t *)(words + 8 * n) + groups, .block = block,
     };
     return lanes;
 }
@@ -107,88 +111,133 @@ LANES_TARGET void multiply_wide(__m512i r, __m512i n, __m512i *high, __m512i *lo
     *low = _mm512_or_si512(_mm512_slli_epi64(middle, 32), _mm512_and_si512(b, _mm512_set1_epi64(0xffffffff)));
 }
 
+/// Starts walks in the free lanes of every group. False when a lane is free, the walks
+/// are used up and more will come: the caller returns for them.
+LANES_TARGET int fill(ms_lanes *lanes, const ms_lane_walk *walks, size_t count, int more, size_t *next,
+                      uint64_t max_steps, int *running) {
+    for (size_t g = 0; g < lanes->groups; g++) {
+        unsigned busy = lanes->busy[g];
+        for (unsigned k = 0; busy != 0xff && k < 8; k++) {
+            if (busy >> k & 1) continue;
+            if (*next == count) {
+                lanes->busy[g] = (uint8_t)busy;
+                if (more) return 0;
+                break;
+            }
+            const ms_lane_walk *w = &walks[(*next)++];
+            const size_t at = 8 * g + k;
+            lanes->x[at] = w->state;
+            lanes->s0[at] = w->s0;
+            lanes->s1[at] = w->s1;
+            lanes->s2[at] = w->s2;
+            lanes->s3[at] = w->s3;
+            lanes->left[at] = max_steps;
+            busy |= 1u << k;
+        }
+        lanes->busy[g] = (uint8_t)busy;
+        *running |= busy != 0;
+    }
+    return 1;
+}
+
+/// The first half of group g's step: end the walks at a target or the cap (their lanes
+/// are refilled next round), else draw and find each lane's record. False when the group
+/// does not step this round.
+LANES_TARGET int draw(ms_lanes *lanes, size_t g, const ms_lane_graph *graph, ms_lane_end *ends, size_t *ended,
+                      __m512i *slot, __m512i *coin) {
+    const size_t at = 8 * g;
+    const unsigned busy = lanes->busy[g];
+    if (busy == 0) return 0;
+    __m512i row = load_words(graph->rows, _mm512_load_si512(lanes->x + at));
+    __mmask8 hit = _mm512_movepi64_mask(row) & busy; // a target's row has its top bit set
+    __mmask8 done = (hit | _mm512_cmpeq_epi64_mask(_mm512_load_si512(lanes->left + at), _mm512_setzero_si512())) & busy;
+    if (__builtin_expect(done != 0, 0)) {
+        for (unsigned k = 0; k < 8; k++) {
+            if (done >> k & 1) ends[(*ended)++] = (ms_lane_end){graph->max_steps - lanes->left[at + k], hit >> k & 1};
+        }
+        lanes->busy[g] = (uint8_t)(busy & ~done);
+        return 0;
+    }
+    __m512i s0 = _mm512_load_si512(lanes->s0 + at), s1 = _mm512_load_si512(lanes->s1 + at);
+    __m512i s2 = _mm512_load_si512(lanes->s2 + at), s3 = _mm512_load_si512(lanes->s3 + at);
+    __m512i r = next_draw(&s0, &s1, &s2, &s3), offset;
+    _mm512_store_si512(lanes->s0 + at, s0);
+    _mm512_store_si512(lanes->s1 + at, s1);
+    _mm512_store_si512(lanes->s2 + at, s2);
+    _mm512_store_si512(lanes->s3 + at, s3);
+    multiply_wide(r, _mm512_and_si512(_mm512_srli_epi64(row, 40), _mm512_set1_epi64((1ll << 23) - 1)), &offset, coin);
+    *slot = _mm512_add_epi64(_mm512_and_si512(row, _mm512_set1_epi64((1ll << 40) - 1)), offset);
+    return 1;
+}
+
+/// The second half: select each lane's next state from its record, resolve "uniform over
+/// a cluster" with a second draw, move.
+LANES_TARGET __m512i move(ms_lanes *lanes, size_t g, const ms_lane_graph *graph, __m512i slot, __m512i coin) {
+    const size_t at = 8 * g;
+    const __m512i low32 = _mm512_set1_epi64(0xffffffff), uniform = _mm512_set1_epi64(1u << 31);
+    __m512i threshold, outcomes;
+    load_pairs(graph->records, slot, &threshold, &outcomes);
+    __mmask8 keep = _mm512_cmplt_epu64_mask(coin, threshold);
+    __m512i y = _mm512_mask_blend_epi64(keep, _mm512_srli_epi64(outcomes, 32), _mm512_and_si512(outcomes, low32));
+    __mmask8 pick = graph->member_offsets ? _mm512_test_epi64_mask(y, uniform) : 0;
+    if (pick) {
+        // Only the lanes that took such an outcome draw: the others' generators must not move.
+        __m512i s0 = _mm512_load_si512(lanes->s0 + at), s1 = _mm512_load_si512(lanes->s1 + at);
+        __m512i s2 = _mm512_load_si512(lanes->s2 + at), s3 = _mm512_load_si512(lanes->s3 + at);
+        __m512i t0 = s0, t1 = s1, t2 = s2, t3 = s3, offset, low;
+        __m512i r = next_draw(&t0, &t1, &t2, &t3);
+        _mm512_store_si512(lanes->s0 + at, _mm512_mask_blend_epi64(pick, s0, t0));
+        _mm512_store_si512(lanes->s1 + at, _mm512_mask_blend_epi64(pick, s1, t1));
+        _mm512_store_si512(lanes->s2 + at, _mm512_mask_blend_epi64(pick, s2, t2));
+        _mm512_store_si512(lanes->s3 + at, _mm512_mask_blend_epi64(pick, s3, t3));
+        __m512i range = load_member_ranges(graph->member_offsets, _mm512_maskz_andnot_epi64(pick, uniform, y));
+        __m512i first = _mm512_and_si512(range, low32);
+        multiply_wide(r, _mm512_sub_epi64(_mm512_srli_epi64(range, 32), first), &offset, &low);
+        y = _mm512_mask_add_epi64(y, pick, first, offset);
+    }
+    _mm512_store_si512(lanes->x + at, y);
+    _mm512_store_si512(lanes->left + at, _mm512_sub_epi64(_mm512_load_si512(lanes->left + at), _mm512_set1_epi64(1)));
+    return y;
+}
+
+/// Prefetches base + stride · index for each lane.
+LANES_TARGET void prefetch_lanes(const char *base, size_t stride, __m512i index) {
+    uint64_t i[8] __attribute__((aligned(64)));
+    _mm512_store_si512(i, index);
+    for (int k = 0; k < 8; k++) __builtin_prefetch(base + stride * i[k]);
+}
+
+/// Rounds over all groups until every walk has ended or the caller must bring more. In
+/// cache each group draws and moves at once; out of cache (`graph->prefetch`) all groups
+/// draw and prefetch their records, then all move and prefetch their next rows, so a
+/// round keeps up to 2 misses per lane in flight (the AMAC pipeline of the scalar kernel).
 __attribute__((target("avx512f,avx512dq")))
 static size_t run_avx512(ms_lanes *lanes, const ms_lane_graph *graph, const ms_lane_walk *walks, size_t count,
                          int more, size_t *taken, ms_lane_end *ends) {
-    const uint64_t *rows = graph->rows, max_steps = graph->max_steps;
-    const char *records = graph->records;
-    const uint32_t *members = graph->member_offsets;
-    const __m512i low32 = _mm512_set1_epi64(0xffffffff), uniform = _mm512_set1_epi64(1u << 31);
-    const __m512i first_mask = _mm512_set1_epi64((1ll << 40) - 1), degree_mask = _mm512_set1_epi64((1ll << 23) - 1);
     size_t next = 0, ended = 0;
     for (;;) {
         int running = 0;
-        for (size_t g = 0; g < lanes->groups; g++) {
-            const size_t at = 8 * g;
-            unsigned busy = lanes->busy[g];
-            for (unsigned k = 0; busy != 0xff && k < 8; k++) { // fill free lanes
-                if (busy >> k & 1) continue;
-                if (next == count) {
-                    if (!more) break;
-                    lanes->busy[g] = (uint8_t)busy;
-                    *taken = next;
-                    return ended;
-                }
-                const ms_lane_walk *w = &walks[next++];
-                lanes->x[at + k] = w->state;
-                lanes->s0[at + k] = w->s0;
-                lanes->s1[at + k] = w->s1;
-                lanes->s2[at + k] = w->s2;
-                lanes->s3[at + k] = w->s3;
-                lanes->left[at + k] = max_steps;
-                busy |= 1u << k;
-            }
-            lanes->busy[g] = (uint8_t)busy;
-            if (busy == 0) continue;
-            running = 1;
-
-            __m512i x = _mm512_load_si512(lanes->x + at), left = _mm512_load_si512(lanes->left + at);
-            __m512i row = load_words(rows, x);
-            // The walk is over at a target (the row's top bit) or at the cap; its lane
-            // takes the next walk at the group's next turn.
-            __mmask8 hit = _mm512_movepi64_mask(row) & busy;
-            __mmask8 done = (hit | _mm512_cmpeq_epi64_mask(left, _mm512_setzero_si512())) & busy;
-            if (__builtin_expect(done != 0, 0)) {
-                for (unsigned k = 0; k < 8; k++) {
-                    if (!(done >> k & 1)) continue;
-                    ends[ended++] = (ms_lane_end){max_steps - lanes->left[at + k], hit >> k & 1};
-                }
-                lanes->busy[g] = (uint8_t)(busy & ~done);
-                continue;
-            }
-            __m512i s0 = _mm512_load_si512(lanes->s0 + at), s1 = _mm512_load_si512(lanes->s1 + at);
-            __m512i s2 = _mm512_load_si512(lanes->s2 + at), s3 = _mm512_load_si512(lanes->s3 + at);
-            __m512i slot, coin, threshold, outcomes;
-            multiply_wide(next_draw(&s0, &s1, &s2, &s3), _mm512_and_si512(_mm512_srli_epi64(row, 40), degree_mask),
-                          &slot, &coin);
-            load_pairs(records, _mm512_add_epi64(_mm512_and_si512(row, first_mask), slot), &threshold, &outcomes);
-            __mmask8 keep = _mm512_cmplt_epu64_mask(coin, threshold);
-            __m512i y = _mm512_mask_blend_epi64(keep, _mm512_srli_epi64(outcomes, 32), _mm512_and_si512(outcomes, low32));
-            if (members) {
-                // "Uniform over cluster c": a second draw picks the member, in the lanes that
-                // took such an outcome only (the others' generators must not move).
-                __mmask8 pick = _mm512_test_epi64_mask(y, uniform);
-                if (pick) {
-                    __m512i t0 = s0, t1 = s1, t2 = s2, t3 = s3, first, offset;
-                    __m512i r = next_draw(&t0, &t1, &t2, &t3);
-                    s0 = _mm512_mask_blend_epi64(pick, s0, t0);
-                    s1 = _mm512_mask_blend_epi64(pick, s1, t1);
-                    s2 = _mm512_mask_blend_epi64(pick, s2, t2);
-                    s3 = _mm512_mask_blend_epi64(pick, s3, t3);
-                    __m512i range = load_member_ranges(members, _mm512_maskz_andnot_epi64(pick, uniform, y));
-                    first = _mm512_and_si512(range, low32);
-                    multiply_wide(r, _mm512_sub_epi64(_mm512_srli_epi64(range, 32), first), &offset, &coin);
-                    y = _mm512_mask_add_epi64(y, pick, first, offset);
-                }
-            }
-            _mm512_store_si512(lanes->x + at, y);
-            _mm512_store_si512(lanes->left + at, _mm512_sub_epi64(left, _mm512_set1_epi64(1)));
-            _mm512_store_si512(lanes->s0 + at, s0);
-            _mm512_store_si512(lanes->s1 + at, s1);
-            _mm512_store_si512(lanes->s2 + at, s2);
-            _mm512_store_si512(lanes->s3 + at, s3);
-        }
+        if (!fill(lanes, walks, count, more, &next, graph->max_steps, &running)) break;
         if (!running) break;
+        __m512i slot, coin;
+        if (!graph->prefetch) {
+            for (size_t g = 0; g < lanes->groups; g++) {
+                if (draw(lanes, g, graph, ends, &ended, &slot, &coin)) move(lanes, g, graph, slot, coin);
+            }
+            continue;
+        }
+        for (size_t g = 0; g < lanes->groups; g++) {
+            lanes->stepping[g] = (uint8_t)draw(lanes, g, graph, ends, &ended, &slot, &coin);
+            if (!lanes->stepping[g]) continue;
+            _mm512_store_si512(lanes->slot + 8 * g, slot);
+            _mm512_store_si512(lanes->coin + 8 * g, coin);
+            prefetch_lanes(graph->records, 16, slot);
+        }
+        for (size_t g = 0; g < lanes->groups; g++) {
+            if (!lanes->stepping[g]) continue;
+            __m512i y = move(lanes, g, graph, _mm512_load_si512(lanes->slot + 8 * g), _mm512_load_si512(lanes->coin + 8 * g));
+            prefetch_lanes((const char *)graph->rows, 8, y);
+        }
     }
     *taken = next;
     return ended;

@@ -88,12 +88,19 @@ struct LaneKernelTests {
             graph: WalkGraph(interleaved), start: StartDistribution(state: 0, stateCount: 18),
             target: TargetSet(cluster: 2, of: interleaved), maxSteps: 100, seed: 1)
         #expect(members.lanes == nil)
-        // So do graphs larger than the caches, where the scalar kernel's prefetching wins.
+        // Graphs larger than the caches run pipelined with prefetching: the same paths again.
         let large = try GeneratorSpec(clusters: 2, clusterSize: 1 << 20, kernel: .uniform, epsilon: .fixed(0.01), seed: 1).generate()
-        let largeTask = try WalkTask(
-            graph: WalkGraph(large, hugePages: false), start: StartDistribution(state: 0, stateCount: large.stateCount),
-            target: TargetSet(cluster: 1, of: large), maxSteps: 100, seed: 3)
-        #expect(largeTask.graph.bytes >= WalkTask.outOfCacheBytes && largeTask.lanes == nil)
+        let largeGraph = try WalkGraph(large, hugePages: false)
+        #expect(largeGraph.bytes >= WalkTask.outOfCacheBytes)
+        for target in [try TargetSet(cluster: 1, of: large), try TargetSet(states: [5, 77, 1 << 20], stateCount: large.stateCount)] {
+            let tasks = try [WalkKernelChoice.automatic, .scalar].map { kernel throws in
+                try WalkTask(
+                    graph: largeGraph, start: StartDistribution(state: 0, stateCount: large.stateCount), target: target,
+                    maxSteps: 3000, seed: 3, kernel: kernel)
+            }
+            #expect((tasks[0].lanes != nil) == LaneKernel.isSupported)
+            #expect(try tasks[0].run(walks: 0..<3000, walkers: 64) == tasks[1].run(walks: 0..<3000, walkers: 64))
+        }
         // Fewer than 8 walkers per thread, or an observer with per-step work, run scalar
         // with the same result.
         let task = try WalkTask(graph: WalkGraph(chain), start: start, target: target, maxSteps: 3000, seed: 5)

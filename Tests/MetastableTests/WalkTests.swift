@@ -233,7 +233,7 @@ struct WalkTests {
         }
         let small = try task(states: 1 << 12), large = try task(states: 1 << 21)
         #expect(small.graph.bytes < WalkTask.outOfCacheBytes && small.defaultWalkers == 32)
-        #expect(large.graph.bytes >= WalkTask.outOfCacheBytes && large.defaultWalkers == 64)
+        #expect(large.graph.bytes >= WalkTask.outOfCacheBytes && large.defaultWalkers == 128)
         #expect(try large.run(walks: 0..<200) == large.run(walks: 0..<200, walkers: 1))
     }
 
@@ -327,7 +327,7 @@ struct WalkTests {
         options.largeStates = 1 << 12
         let results = try WalkBenchmark.run(options)
         // Two graphs in cache × (1, 32 walkers scalar, 32 in lanes where the CPU has AVX-512),
-        // two "out of cache" (small here) × (1, 32, 64), each on 1 and 2 threads.
+        // two "out of cache" (small here) × (1, 64, 128), each on 1 and 2 threads.
         let lanes = LaneKernel.isSupported ? 1 : 0
         #expect(results.count == (2 * (2 + lanes) + 2 * 3) * 2)
         for r in results { #expect(r.steps > 0 && r.seconds > 0 && r.stepsPerSecond > 0) }

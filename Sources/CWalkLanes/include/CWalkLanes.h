@@ -34,8 +34,10 @@ typedef struct {
     /// NULL when no outcome is "uniform over a cluster" (bit 31); else cluster c is the
     /// states member_offsets[c] ..< member_offsets[c + 1].
     const uint32_t *member_offsets;
-    /// The cap: a walk that has taken this many steps without a hit ends censored (>= 1).
+    /// The cap: a walk that has taken this many steps without a hit ends censored.
     uint64_t max_steps;
+    /// Non-zero for graphs larger than the caches: pipeline each round and prefetch.
+    int prefetch;
 } ms_lane_graph;
 
 typedef struct ms_lanes ms_lanes;

@@ -38,12 +38,10 @@ final class LaneKernel: @unchecked Sendable {
 
     /// The lane form of `graph` for walks to `targets`, or nil when the kernel does not
     /// apply to it: no AVX-512, a shard, member lists, a row of no records, more than 2^40
-    /// records or 2^23 per row, or a graph larger than the caches (`WalkTask.outOfCacheBytes`),
-    /// where the scalar kernel's prefetching pipeline is faster (uniform, 8.4 M states:
-    /// 36 M steps/s in lanes against 48 M).
+    /// records or 2^23 per row. Costs 8 bytes per state.
     init?(graph: WalkGraph, targets: UnsafePointer<UInt64>, sharded: Bool) {
         guard Self.isSupported, !sharded, graph.stateCount > 0, graph.uniformLayout != .members,
-              graph.bytes < WalkTask.outOfCacheBytes, UInt64(graph.recordCount) < 1 << 40
+              UInt64(graph.recordCount) < 1 << 40
         else { return nil }
         guard let rows = try? AlignedBuffer<UInt64>(uninitializedCount: graph.stateCount) else { return nil }
         let offsets = graph.view.offsets
@@ -74,7 +72,8 @@ final class LaneKernel: @unchecked Sendable {
         let view = graph.view
         var laneGraph = ms_lane_graph(
             rows: rows.base, records: UnsafeRawPointer(view.records),
-            member_offsets: graph.uniformLayout == .contiguous ? view.memberOffsets : nil, max_steps: maxSteps)
+            member_offsets: graph.uniformLayout == .contiguous ? view.memberOffsets : nil, max_steps: maxSteps,
+            prefetch: graph.bytes >= WalkTask.outOfCacheBytes ? 1 : 0)
         var times = IntegerSampleAccumulator(), steps: UInt64 = 0
         var next = walks.lowerBound
         repeat {
