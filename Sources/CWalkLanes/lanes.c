@@ -59,15 +59,6 @@ int ms_lanes_supported(void) {
 
 #define LANES_TARGET __attribute__((target("avx512f,avx512dq"), always_inline)) static inline
 
-/// One 8-byte load per lane (a vector gather is slower on the CPUs measured).
-LANES_TARGET __m512i load_words(const uint64_t *base, __m512i index) {
-    uint64_t i[8] __attribute__((aligned(64)));
-    _mm512_store_si512(i, index);
-    return _mm512_set_epi64((long long)base[i[7]], (long long)base[i[6]], (long long)base[i[5]],
-                            (long long)base[i[4]], (long long)base[i[3]], (long long)base[i[2]],
-                            (long long)base[i[1]], (long long)base[i[0]]);
-}
-
 /// One 16-byte load per lane at base + 16 · index: the low and high words of each.
 LANES_TARGET void load_pairs(const char *base, __m512i index, __m512i *low, __m512i *high) {
     uint64_t i[8] __attribute__((aligned(64)));
@@ -82,11 +73,12 @@ LANES_TARGET void load_pairs(const char *base, __m512i index, __m512i *low, __m5
     *high = _mm512_permutex2var_epi64(a, _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1), b);
 }
 
-/// member_offsets[c] and member_offsets[c + 1] per lane, as low and high 32 bits.
-LANES_TARGET __m512i load_member_ranges(const uint32_t *offsets, __m512i cluster) {
+/// base[i] and base[i + 1] per lane, as low and high 32 bits: one 8-byte load each (a
+/// vector gather is slower on the CPUs measured).
+LANES_TARGET __m512i load_u32_pairs(const uint32_t *base, __m512i index) {
     uint64_t i[8] __attribute__((aligned(64))), w[8] __attribute__((aligned(64)));
-    _mm512_store_si512(i, cluster);
-    for (int k = 0; k < 8; k++) memcpy(&w[k], offsets + i[k], 8);
+    _mm512_store_si512(i, index);
+    for (int k = 0; k < 8; k++) memcpy(&w[k], base + i[k], 8);
     return _mm512_load_si512(w);
 }
 
@@ -148,8 +140,9 @@ LANES_TARGET int draw(ms_lanes *lanes, size_t g, const ms_lane_graph *graph, ms_
     const size_t at = 8 * g;
     const unsigned busy = lanes->busy[g];
     if (busy == 0) return 0;
-    __m512i row = load_words(graph->rows, _mm512_load_si512(lanes->x + at));
-    __mmask8 hit = _mm512_movepi64_mask(row) & busy; // a target's row has its top bit set
+    const __m512i first_bits = _mm512_set1_epi64(0x7fffffff);
+    __m512i row = load_u32_pairs(graph->rows, _mm512_load_si512(lanes->x + at)); // rows[x], rows[x + 1]
+    __mmask8 hit = _mm512_test_epi64_mask(row, _mm512_set1_epi64(1ll << 31)) & busy;
     __mmask8 done = (hit | _mm512_cmpeq_epi64_mask(_mm512_load_si512(lanes->left + at), _mm512_setzero_si512())) & busy;
     if (__builtin_expect(done != 0, 0)) {
         for (unsigned k = 0; k < 8; k++) {
@@ -165,8 +158,9 @@ LANES_TARGET int draw(ms_lanes *lanes, size_t g, const ms_lane_graph *graph, ms_
     _mm512_store_si512(lanes->s1 + at, s1);
     _mm512_store_si512(lanes->s2 + at, s2);
     _mm512_store_si512(lanes->s3 + at, s3);
-    multiply_wide(r, _mm512_and_si512(_mm512_srli_epi64(row, 40), _mm512_set1_epi64((1ll << 23) - 1)), &offset, coin);
-    *slot = _mm512_add_epi64(_mm512_and_si512(row, _mm512_set1_epi64((1ll << 40) - 1)), offset);
+    __m512i first = _mm512_and_si512(row, first_bits);
+    multiply_wide(r, _mm512_sub_epi64(_mm512_and_si512(_mm512_srli_epi64(row, 32), first_bits), first), &offset, coin);
+    *slot = _mm512_add_epi64(first, offset);
     return 1;
 }
 
@@ -190,7 +184,7 @@ LANES_TARGET __m512i move(ms_lanes *lanes, size_t g, const ms_lane_graph *graph,
         _mm512_store_si512(lanes->s1 + at, _mm512_mask_blend_epi64(pick, s1, t1));
         _mm512_store_si512(lanes->s2 + at, _mm512_mask_blend_epi64(pick, s2, t2));
         _mm512_store_si512(lanes->s3 + at, _mm512_mask_blend_epi64(pick, s3, t3));
-        __m512i range = load_member_ranges(graph->member_offsets, _mm512_maskz_andnot_epi64(pick, uniform, y));
+        __m512i range = load_u32_pairs(graph->member_offsets, _mm512_maskz_andnot_epi64(pick, uniform, y));
         __m512i first = _mm512_and_si512(range, low32);
         multiply_wide(r, _mm512_sub_epi64(_mm512_srli_epi64(range, 32), first), &offset, &low);
         y = _mm512_mask_add_epi64(y, pick, first, offset);
@@ -236,7 +230,8 @@ static size_t run_avx512(ms_lanes *lanes, const ms_lane_graph *graph, const ms_l
         for (size_t g = 0; g < lanes->groups; g++) {
             if (!lanes->stepping[g]) continue;
             __m512i y = move(lanes, g, graph, _mm512_load_si512(lanes->slot + 8 * g), _mm512_load_si512(lanes->coin + 8 * g));
-            prefetch_lanes((const char *)graph->rows, 8, y);
+            prefetch_lanes((const char *)graph->rows, 4, y);
+            prefetch_lanes((const char *)(graph->rows + 1), 4, y); // rows[x + 1] may start the next line
         }
     }
     *taken = next;

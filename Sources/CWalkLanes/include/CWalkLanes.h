@@ -6,7 +6,7 @@
 
 /// The lane kernel: walks stepped 8 at a time in the 64-bit lanes of AVX-512 vectors
 /// (xoshiro256++, the 128-bit alias draw and the select in vector registers; rows and
-/// records read with one 16- or 8-byte load per lane). Each walk takes exactly the steps
+/// records read with one 8- or 16-byte load per lane). Each walk takes exactly the steps
 /// the scalar Swift kernel gives it: the same draws from its own generator, in the same
 /// order. Written in C because Swift can enable AVX-512 only for a whole module, which
 /// would make the binary fail on older CPUs; here one function is compiled for it and
@@ -26,9 +26,9 @@ typedef struct {
 
 /// The graph as the kernel reads it.
 typedef struct {
-    /// Per state: first record | degree << 40 | (1 if the state is a target) << 63.
-    /// Every degree is at least 1.
-    const uint64_t *rows;
+    /// Per state, and one past the last: its first record | (1 if it is a target) << 31.
+    /// Row x is the records from rows[x] to rows[x + 1] (flags masked off), at least one.
+    const uint32_t *rows;
     /// 16-byte alias records {u64 threshold, u32 neighbour, u32 alias}.
     const void *records;
     /// NULL when no outcome is "uniform over a cluster" (bit 31); else cluster c is the
