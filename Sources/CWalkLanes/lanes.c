@@ -4,12 +4,12 @@
 #include <string.h>
 
 /// Walker slots in groups of 8 lanes, one vector per field, 64-byte aligned: position,
-/// generator, steps left before the cap, and between the two halves of a pipelined step
-/// the record and coin; per group, a mask of the lanes holding a walk, and whether it is
-/// stepping this round.
+/// generator, steps left before the cap, cluster (with labels), and between the two halves
+/// of a pipelined step the record and coin; per group, a mask of the lanes holding a walk,
+/// and whether it is stepping this round.
 struct ms_lanes {
     size_t groups;
-    uint64_t *x, *s0, *s1, *s2, *s3, *left, *slot, *coin;
+    uint64_t *x, *s0, *s1, *s2, *s3, *left, *cluster, *slot, *coin;
     uint8_t *busy, *stepping;
     void *block;
 };
@@ -22,7 +22,7 @@ ms_lanes *ms_lanes_create(size_t walkers) {
     size_t groups = (walkers + 7) / 8, n = groups * 8;
     ms_lanes *lanes = malloc(sizeof *lanes);
     void *block = NULL;
-    const size_t bytes = 8 * n * sizeof(uint64_t) + 2 * groups;
+    const size_t bytes = 9 * n * sizeof(uint64_t) + 2 * groups;
     if (!lanes || posix_memalign(&block, 64, bytes) != 0) {
         free(lanes);
         return NULL;
@@ -31,11 +31,14 @@ ms_lanes *ms_lanes_create(size_t walkers) {
     uint64_t *words = block;
     *lanes = (ms_lanes){
         .groups = groups, .x = words, .s0 = words + n, .s1 = words + 2 * n, .s2 = words + 3 * n,
-        .s3 = words + 4 * n, .left = words + 5 * n, .slot = words + 6 * n, .coin = words + 7 * n,
-        .busy = (uint8_t *)(words + 8 * n), .stepping = (uint8_t *)(words + 8 * n) + groups, .block = block,
+        .s3 = words + 4 * n, .left = words + 5 * n, .cluster = words + 6 * n, .slot = words + 7 * n,
+        .coin = words + 8 * n, .busy = (uint8_t *)(words + 9 * n), .stepping = (uint8_t *)(words + 9 * n) + groups,
+        .block = block,
     };
     return lanes;
 }
+
+size_t ms_lanes_round_events(const ms_lanes *lanes) { return 3 * 8 * lanes->groups; }
 
 void ms_lanes_destroy(ms_lanes *lanes) {
     if (!lanes) return;
@@ -103,10 +106,20 @@ LANES_TARGET void multiply_wide(__m512i r, __m512i n, __m512i *high, __m512i *lo
     *low = _mm512_or_si512(_mm512_slli_epi64(middle, 32), _mm512_and_si512(b, _mm512_set1_epi64(0xffffffff)));
 }
 
+/// Where the events of a call go.
+typedef struct {
+    ms_lane_event *events;
+    size_t count;
+} lanes_log;
+
+LANES_TARGET void record(lanes_log *log, uint32_t kind, size_t lane, uint64_t state, uint64_t steps) {
+    log->events[log->count++] = (ms_lane_event){kind, (uint32_t)lane, state, steps};
+}
+
 /// Starts walks in the free lanes of every group. False when a lane is free, the walks
 /// are used up and more will come: the caller returns for them.
-LANES_TARGET int fill(ms_lanes *lanes, const ms_lane_walk *walks, size_t count, int more, size_t *next,
-                      uint64_t max_steps, int *running) {
+LANES_TARGET int fill(ms_lanes *lanes, const ms_lane_graph *graph, const ms_lane_walk *walks, size_t count, int more,
+                      size_t *next, int *running, lanes_log *log) {
     for (size_t g = 0; g < lanes->groups; g++) {
         unsigned busy = lanes->busy[g];
         for (unsigned k = 0; busy != 0xff && k < 8; k++) {
@@ -123,7 +136,11 @@ LANES_TARGET int fill(ms_lanes *lanes, const ms_lane_walk *walks, size_t count, 
             lanes->s1[at] = w->s1;
             lanes->s2[at] = w->s2;
             lanes->s3[at] = w->s3;
-            lanes->left[at] = max_steps;
+            lanes->left[at] = graph->max_steps;
+            if (graph->labels) {
+                lanes->cluster[at] = graph->labels[w->state];
+                record(log, ms_lane_began, at, w->state, 0);
+            }
             busy |= 1u << k;
         }
         lanes->busy[g] = (uint8_t)busy;
@@ -132,21 +149,43 @@ LANES_TARGET int fill(ms_lanes *lanes, const ms_lane_walk *walks, size_t count, 
     return 1;
 }
 
+/// One 4-byte load per lane.
+LANES_TARGET __m512i load_u32s(const uint32_t *base, __m512i index) {
+    uint64_t i[8] __attribute__((aligned(64)));
+    _mm512_store_si512(i, index);
+    return _mm512_set_epi64(base[i[7]], base[i[6]], base[i[5]], base[i[4]], base[i[3]], base[i[2]], base[i[1]], base[i[0]]);
+}
+
 /// The first half of group g's step: end the walks at a target or the cap (their lanes
 /// are refilled next round), else draw and find each lane's record. False when the group
 /// does not step this round.
-LANES_TARGET int draw(ms_lanes *lanes, size_t g, const ms_lane_graph *graph, ms_lane_end *ends, size_t *ended,
-                      __m512i *slot, __m512i *coin) {
+LANES_TARGET int draw(ms_lanes *lanes, size_t g, const ms_lane_graph *graph, lanes_log *log, __m512i *slot,
+                      __m512i *coin) {
     const size_t at = 8 * g;
     const unsigned busy = lanes->busy[g];
     if (busy == 0) return 0;
-    const __m512i first_bits = _mm512_set1_epi64(0x7fffffff);
-    __m512i row = load_u32_pairs(graph->rows, _mm512_load_si512(lanes->x + at)); // rows[x], rows[x + 1]
+    const __m512i first_bits = _mm512_set1_epi64(0x7fffffff), x = _mm512_load_si512(lanes->x + at);
+    if (graph->labels) {
+        // The move into x is observed here, a pass after it (the label was prefetched with
+        // the row), and before the walk can end at x.
+        __m512i cluster = load_u32s(graph->labels, x);
+        __mmask8 crossed = _mm512_cmpneq_epi64_mask(cluster, _mm512_load_si512(lanes->cluster + at)) & busy;
+        if (crossed) {
+            for (unsigned k = 0; k < 8; k++) {
+                if (crossed >> k & 1) record(log, ms_lane_crossed, at + k, lanes->x[at + k], graph->max_steps - lanes->left[at + k]);
+            }
+            _mm512_store_si512(lanes->cluster + at, cluster);
+        }
+    }
+    __m512i row = load_u32_pairs(graph->rows, x); // rows[x], rows[x + 1]
     __mmask8 hit = _mm512_test_epi64_mask(row, _mm512_set1_epi64(1ll << 31)) & busy;
     __mmask8 done = (hit | _mm512_cmpeq_epi64_mask(_mm512_load_si512(lanes->left + at), _mm512_setzero_si512())) & busy;
     if (__builtin_expect(done != 0, 0)) {
         for (unsigned k = 0; k < 8; k++) {
-            if (done >> k & 1) ends[(*ended)++] = (ms_lane_end){graph->max_steps - lanes->left[at + k], hit >> k & 1};
+            if (done >> k & 1) {
+                record(log, hit >> k & 1 ? ms_lane_hit : ms_lane_capped, at + k, lanes->x[at + k],
+                       graph->max_steps - lanes->left[at + k]);
+            }
         }
         lanes->busy[g] = (uint8_t)(busy & ~done);
         return 0;
@@ -207,21 +246,31 @@ LANES_TARGET void prefetch_lanes(const char *base, size_t stride, __m512i index)
 /// round keeps up to 2 misses per lane in flight (the AMAC pipeline of the scalar kernel).
 __attribute__((target("avx512f,avx512dq")))
 static size_t run_avx512(ms_lanes *lanes, const ms_lane_graph *graph, const ms_lane_walk *walks, size_t count,
-                         int more, size_t *taken, ms_lane_end *ends) {
-    size_t next = 0, ended = 0;
+                         int more, size_t *taken, ms_lane_event *events, size_t capacity, int *status) {
+    size_t next = 0;
+    lanes_log log = {events, 0};
+    const size_t round = ms_lanes_round_events(lanes);
+    *status = ms_lanes_finished;
     for (;;) {
+        if (capacity - log.count < round) {
+            *status = ms_lanes_events_full;
+            break;
+        }
         int running = 0;
-        if (!fill(lanes, walks, count, more, &next, graph->max_steps, &running)) break;
+        if (!fill(lanes, graph, walks, count, more, &next, &running, &log)) {
+            *status = ms_lanes_need_walks;
+            break;
+        }
         if (!running) break;
         __m512i slot, coin;
         if (!graph->prefetch) {
             for (size_t g = 0; g < lanes->groups; g++) {
-                if (draw(lanes, g, graph, ends, &ended, &slot, &coin)) move(lanes, g, graph, slot, coin);
+                if (draw(lanes, g, graph, &log, &slot, &coin)) move(lanes, g, graph, slot, coin);
             }
             continue;
         }
         for (size_t g = 0; g < lanes->groups; g++) {
-            lanes->stepping[g] = (uint8_t)draw(lanes, g, graph, ends, &ended, &slot, &coin);
+            lanes->stepping[g] = (uint8_t)draw(lanes, g, graph, &log, &slot, &coin);
             if (!lanes->stepping[g]) continue;
             _mm512_store_si512(lanes->slot + 8 * g, slot);
             _mm512_store_si512(lanes->coin + 8 * g, coin);
@@ -232,15 +281,16 @@ static size_t run_avx512(ms_lanes *lanes, const ms_lane_graph *graph, const ms_l
             __m512i y = move(lanes, g, graph, _mm512_load_si512(lanes->slot + 8 * g), _mm512_load_si512(lanes->coin + 8 * g));
             prefetch_lanes((const char *)graph->rows, 4, y);
             prefetch_lanes((const char *)(graph->rows + 1), 4, y); // rows[x + 1] may start the next line
+            if (graph->labels) prefetch_lanes((const char *)graph->labels, 4, y);
         }
     }
     *taken = next;
-    return ended;
+    return log.count;
 }
 
 size_t ms_lanes_run(ms_lanes *lanes, const ms_lane_graph *graph, const ms_lane_walk *walks, size_t count,
-                    int more, size_t *taken, ms_lane_end *ends) {
-    return run_avx512(lanes, graph, walks, count, more, taken, ends);
+                    int more, size_t *taken, ms_lane_event *events, size_t capacity, int *status) {
+    return run_avx512(lanes, graph, walks, count, more, taken, events, capacity, status);
 }
 
 #else
@@ -248,9 +298,10 @@ size_t ms_lanes_run(ms_lanes *lanes, const ms_lane_graph *graph, const ms_lane_w
 int ms_lanes_supported(void) { return 0; }
 
 size_t ms_lanes_run(ms_lanes *lanes, const ms_lane_graph *graph, const ms_lane_walk *walks, size_t count,
-                    int more, size_t *taken, ms_lane_end *ends) {
-    (void)lanes, (void)graph, (void)walks, (void)count, (void)more, (void)ends;
+                    int more, size_t *taken, ms_lane_event *events, size_t capacity, int *status) {
+    (void)lanes, (void)graph, (void)walks, (void)count, (void)more, (void)events, (void)capacity;
     *taken = 0; // never called: ms_lanes_supported() is 0 here
+    *status = ms_lanes_finished;
     return 0;
 }
 

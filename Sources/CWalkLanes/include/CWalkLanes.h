@@ -18,11 +18,24 @@ typedef struct {
     uint64_t state;
 } ms_lane_walk;
 
-/// How a walk ended: the steps it took, and 1 if it hit the target (0: it reached the cap).
+/// What happened in a lane, in order: a walk began at `state`; it stepped into `state`, of
+/// another cluster than the one before, after `steps` steps (with `labels` only; the
+/// begin events too); it ended after `steps` steps at a target or at the cap.
+typedef enum { ms_lane_began = 0, ms_lane_crossed = 1, ms_lane_hit = 2, ms_lane_capped = 3 } ms_lane_event_kind;
+
 typedef struct {
+    uint32_t kind;
+    uint32_t lane;
+    uint64_t state;
     uint64_t steps;
-    uint64_t hit;
-} ms_lane_end;
+} ms_lane_event;
+
+/// Why `ms_lanes_run` returned.
+typedef enum {
+    ms_lanes_finished = 0, ///< every walk has ended
+    ms_lanes_need_walks = 1, ///< a lane is free and `walks` is used up (more will come)
+    ms_lanes_events_full = 2, ///< call again with the walks not yet taken
+} ms_lanes_status;
 
 /// The graph as the kernel reads it.
 typedef struct {
@@ -34,6 +47,8 @@ typedef struct {
     /// NULL when no outcome is "uniform over a cluster" (bit 31); else cluster c is the
     /// states member_offsets[c] ..< member_offsets[c + 1].
     const uint32_t *member_offsets;
+    /// The cluster of each state, to report cluster changes; NULL for none.
+    const uint32_t *labels;
     /// The cap: a walk that has taken this many steps without a hit ends censored.
     uint64_t max_steps;
     /// Non-zero for graphs larger than the caches: pipeline each round and prefetch.
@@ -51,12 +66,15 @@ ms_lanes *ms_lanes_create(size_t walkers);
 
 void ms_lanes_destroy(ms_lanes *lanes);
 
+/// The most events one round of `lanes` can write: a begin, a crossing and an end a lane.
+size_t ms_lanes_round_events(const ms_lanes *lanes);
+
 /// Steps the walks in `lanes`, starting `walks[0 ..< count]` in order as lanes free up,
-/// and writes each walk that ends to `ends` (room for count + the lane count). Returns
-/// when a lane is free and `walks` is used up, if `more` (call again with the next walks),
-/// else when every walk has ended. `*taken` is how many of `walks` were started. Returns
-/// the number of ends written.
+/// and appends what happens to `events` (room for `capacity`, at least twice
+/// `ms_lanes_round_events`). Returns with `*taken` walks started and `*status` saying why:
+/// when every walk has ended (and not `more`), when a lane is free and `walks` is used up
+/// (and `more`), or when the events fill up. Returns the number of events written.
 size_t ms_lanes_run(ms_lanes *lanes, const ms_lane_graph *graph, const ms_lane_walk *walks, size_t count,
-                    int more, size_t *taken, ms_lane_end *ends);
+                    int more, size_t *taken, ms_lane_event *events, size_t capacity, int *status);
 
 #endif

@@ -210,12 +210,20 @@ public final class WalkTask: @unchecked Sendable {
     func walk<Observer: WalkObserver>(
         _ arrivals: Migrants, _ walks: Range<Int>, walkers: Int, observer: inout Observer
     ) -> (IntegerSampleAccumulator, UInt64, Migrants) {
-        if Observer.self == HittingTimeObserver.self, walkers >= LaneKernel.minimumWalkers, let lanes,
-           let (times, steps) = lanes.run(
-               start: start, seed: seed, maxSteps: maxSteps, walks: walks,
-               walkers: Swift.min(walkers, Swift.max(1, walks.count)))
-        {
-            return (times, steps, Migrants())
+        if walkers >= LaneKernel.minimumWalkers, let lanes {
+            let walkers = Swift.min(walkers, Swift.max(1, walks.count))
+            var clusters: ClusterObserver?
+            if Observer.self == ClusterObserver.self {
+                // The lane kernel's slots are whole vectors: an observer with room for them.
+                clusters = try? ClusterObserver(graph: graph, walkers: LaneKernel.laneCount(walkers: walkers))
+            }
+            if Observer.self == HittingTimeObserver.self || clusters != nil,
+               let (times, steps) = lanes.run(
+                   start: start, seed: seed, maxSteps: maxSteps, walks: walks, walkers: walkers, clusters: &clusters)
+            {
+                if let clusters { observer = clusters as! Observer }
+                return (times, steps, Migrants())
+            }
         }
         let view = graph.view
         switch graph.uniformLayout {
