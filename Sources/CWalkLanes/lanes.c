@@ -233,16 +233,28 @@ LANES_TARGET __m512i move(ms_lanes *lanes, size_t g, const ms_lane_graph *graph,
     return y;
 }
 
-/// Prefetches base + stride · index for each lane.
-LANES_TARGET void prefetch_lanes(const char *base, size_t stride, __m512i index) {
+/// Prefetches each lane's record at `slot`.
+LANES_TARGET void prefetch_records(const ms_lane_graph *graph, __m512i slot) {
     uint64_t i[8] __attribute__((aligned(64)));
-    _mm512_store_si512(i, index);
-    for (int k = 0; k < 8; k++) __builtin_prefetch(base + stride * i[k]);
+    _mm512_store_si512(i, slot);
+    for (int k = 0; k < 8; k++) __builtin_prefetch((const char *)graph->records + 16 * i[k]);
+}
+
+/// Prefetches what the next draw reads about each lane's new state x: rows[x] and
+/// rows[x + 1] (which may start the next line), and its label.
+LANES_TARGET void prefetch_states(const ms_lane_graph *graph, __m512i x) {
+    uint64_t i[8] __attribute__((aligned(64)));
+    _mm512_store_si512(i, x);
+    for (int k = 0; k < 8; k++) {
+        __builtin_prefetch(graph->rows + i[k]);
+        __builtin_prefetch(graph->rows + i[k] + 1);
+        if (graph->labels) __builtin_prefetch(graph->labels + i[k]);
+    }
 }
 
 /// Rounds over all groups until every walk has ended or the caller must bring more. In
 /// cache each group draws and moves at once; out of cache (`graph->prefetch`) all groups
-/// draw and prefetch their records, then all move and prefetch their next rows, so a
+/// draw and prefetch their records, then all move and prefetch their next rows and labels, so a
 /// round keeps up to 2 misses per lane in flight (the AMAC pipeline of the scalar kernel).
 __attribute__((target("avx512f,avx512dq")))
 static size_t run_avx512(ms_lanes *lanes, const ms_lane_graph *graph, const ms_lane_walk *walks, size_t count,
@@ -274,14 +286,12 @@ static size_t run_avx512(ms_lanes *lanes, const ms_lane_graph *graph, const ms_l
             if (!lanes->stepping[g]) continue;
             _mm512_store_si512(lanes->slot + 8 * g, slot);
             _mm512_store_si512(lanes->coin + 8 * g, coin);
-            prefetch_lanes(graph->records, 16, slot);
+            prefetch_records(graph, slot);
         }
         for (size_t g = 0; g < lanes->groups; g++) {
             if (!lanes->stepping[g]) continue;
             __m512i y = move(lanes, g, graph, _mm512_load_si512(lanes->slot + 8 * g), _mm512_load_si512(lanes->coin + 8 * g));
-            prefetch_lanes((const char *)graph->rows, 4, y);
-            prefetch_lanes((const char *)(graph->rows + 1), 4, y); // rows[x + 1] may start the next line
-            if (graph->labels) prefetch_lanes((const char *)graph->labels, 4, y);
+            prefetch_states(graph, y);
         }
     }
     *taken = next;
